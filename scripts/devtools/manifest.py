@@ -1,0 +1,517 @@
+"""Service manifests: load, validate and derive the wiring every tool shares.
+
+`services/<name>/service.yaml` is the single source of truth for a service. Terraform
+(`yamldecode`), the packager, the local runtime, the contract tests, CODEOWNERS and the
+event catalog all read it through this module (Terraform re-derives the same names in
+HCL; `tests/infra` checks that both agree).
+
+    >>> from devtools.manifest import load_services
+    >>> services = load_services()
+    >>> [f.name for s in services for f in s.functions]
+
+A bad manifest fails with the file and the field named:
+
+    services/orders/service.yaml: functions.api.memory: 64 is less than the minimum of 128
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICES_DIR = REPO_ROOT / "services"
+SCHEMA_PATH = Path(__file__).with_name("service.schema.json")
+
+PROJECT = "eda"
+DEFAULT_RUNTIME = "python3.12"
+DEFAULT_ARCHITECTURE = "arm64"
+DEFAULT_LOG_RETENTION_DAYS = 30
+# SQS event source defaults (AWS defaults where AWS has one).
+DEFAULT_BATCH_SIZE = 10
+DEFAULT_MAX_RECEIVE_COUNT = 3
+SQS_TRIGGERS = ("eventbridge", "sns", "s3")
+
+
+class ManifestError(ValueError):
+    """A manifest is invalid; the message names the file and the field."""
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A resource reference: `name` (own service) or `service:name`."""
+
+    service: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str, own_service: str) -> Ref:
+        service, _, name = text.rpartition(":")
+        return cls(service or own_service, name)
+
+    def __str__(self) -> str:
+        return f"{self.service}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    type: str
+    raw: dict[str, Any]
+    service: str
+
+    # -- SQS-fed triggers (eventbridge, sns, s3): the function reads its own queue + DLQ
+    @property
+    def uses_queue(self) -> bool:
+        return self.type in SQS_TRIGGERS
+
+    @property
+    def batch_size(self) -> int:
+        default = 100 if self.type == "dynamodb_stream" else DEFAULT_BATCH_SIZE
+        return int(self.raw.get("batch_size", default))
+
+    @property
+    def batching_window_seconds(self) -> int:
+        return int(self.raw.get("batching_window_seconds", 0))
+
+    @property
+    def max_receive_count(self) -> int:
+        return int(self.raw.get("max_receive_count", DEFAULT_MAX_RECEIVE_COUNT))
+
+    @property
+    def maximum_concurrency(self) -> int | None:
+        return self.raw.get("maximum_concurrency")
+
+    # -- http
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        return [tuple(r.split(" ", 1)) for r in self.raw.get("routes", [])]  # type: ignore[misc]
+
+    # -- eventbridge
+    @property
+    def events(self) -> list[tuple[str, str]]:
+        """(source, detail-type) pairs this trigger consumes."""
+        return [(e["source"], e["detail_type"]) for e in self.raw.get("events", [])]
+
+    def event_patterns(self) -> list[dict[str, Any]]:
+        """EventBridge rule patterns, one per source (a pattern is a cross product)."""
+        by_source: dict[str, list[str]] = {}
+        for source, detail_type in self.events:
+            by_source.setdefault(source, []).append(detail_type)
+        patterns = []
+        for source, detail_types in sorted(by_source.items()):
+            pattern: dict[str, Any] = {"source": [source], "detail-type": sorted(detail_types)}
+            if self.raw.get("detail_filter"):
+                pattern["detail"] = self.raw["detail_filter"]
+            patterns.append(pattern)
+        return patterns
+
+    # -- sns / s3 / dynamodb_stream
+    @property
+    def topic(self) -> Ref | None:
+        return Ref.parse(self.raw["topic"], self.service) if "topic" in self.raw else None
+
+    @property
+    def bucket(self) -> Ref | None:
+        return Ref.parse(self.raw["bucket"], self.service) if "bucket" in self.raw else None
+
+    @property
+    def table(self) -> str | None:
+        return self.raw.get("table")
+
+
+@dataclass(frozen=True)
+class Function:
+    service: str
+    name: str
+    handler: str
+    memory: int
+    timeout: int
+    runtime: str
+    architecture: str
+    trigger: Trigger
+    reserved_concurrency: int | None = None
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    description: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    publishes: tuple[str, ...] = ()
+    idempotency: bool = False
+    access: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.service}.{self.name}"
+
+    @property
+    def handler_module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def handler_function(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+    @property
+    def queue_visibility_timeout(self) -> int:
+        """AWS: at least 6x the function timeout plus the batching window."""
+        return 6 * self.timeout + self.trigger.batching_window_seconds
+
+    def refs(self, kind: str) -> dict[Ref, str]:
+        """Access entries of one kind (tables, buckets, topics, secrets) -> level."""
+        return {Ref.parse(k, self.service): v for k, v in self.access.get(kind, {}).items()}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    description: str
+    owner: str
+    path: Path
+    functions: tuple[Function, ...]
+    tables: dict[str, dict[str, Any]]
+    buckets: dict[str, dict[str, Any]]
+    topics: dict[str, dict[str, Any]]
+    secrets: dict[str, dict[str, Any]]
+    contains_personal_data: bool = True
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "service.yaml"
+
+    @property
+    def src_dir(self) -> Path:
+        return self.path / "src"
+
+    @property
+    def requirements_file(self) -> Path:
+        return self.path / "requirements.txt"
+
+    @property
+    def runtime(self) -> str:
+        return self.functions[0].runtime
+
+    @property
+    def architecture(self) -> str:
+        return self.functions[0].architecture
+
+    @property
+    def publishes(self) -> tuple[str, ...]:
+        names: set[str] = set()
+        for fn in self.functions:
+            names.update(fn.publishes)
+        return tuple(sorted(names))
+
+    @property
+    def consumes(self) -> tuple[tuple[str, str], ...]:
+        pairs = {pair for fn in self.functions for pair in fn.trigger.events}
+        return tuple(sorted(pairs))
+
+    def function(self, name: str) -> Function:
+        for fn in self.functions:
+            if fn.name == name:
+                return fn
+        raise KeyError(f"{self.name} has no function {name!r}")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@cache
+def _validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _field_path(error) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _best_error(errors):
+    """The most specific error: deepest path, preferring a concrete keyword over if/then."""
+    return max(errors, key=lambda e: (len(e.absolute_path), e.validator not in ("if", "allOf")))
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def parse_manifest(data: Any, path: Path) -> Service:
+    """Validate one manifest's data against the JSON Schema and build the model."""
+    where = _relative(path)
+    errors = list(_validator().iter_errors(data))
+    if errors:
+        err = _best_error(errors)
+        raise ManifestError(f"{where}: {_field_path(err)}: {err.message}")
+
+    folder = path.parent
+    if data["name"] != folder.name:
+        raise ManifestError(f"{where}: name: {data['name']!r} must equal its folder name {folder.name!r}")
+    name = data["name"]
+    res = data.get("resources", {})
+    functions = []
+    for fn_name, fn in sorted(data["functions"].items()):
+        trigger = Trigger(fn["trigger"]["type"], fn["trigger"], name)
+        functions.append(
+            Function(
+                service=name,
+                name=fn_name,
+                handler=fn["handler"],
+                memory=fn["memory"],
+                timeout=fn["timeout"],
+                runtime=fn.get("runtime", data.get("runtime", DEFAULT_RUNTIME)),
+                architecture=fn.get("architecture", data.get("architecture", DEFAULT_ARCHITECTURE)),
+                trigger=trigger,
+                reserved_concurrency=fn.get("reserved_concurrency"),
+                log_retention_days=fn.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
+                description=fn.get("description", ""),
+                environment=dict(fn.get("environment", {})),
+                publishes=tuple(fn.get("publishes", [])),
+                idempotency=bool(fn.get("idempotency", False)),
+                access=dict(fn.get("access", {})),
+            )
+        )
+    service = Service(
+        name=name,
+        description=data["description"],
+        owner=data["owner"],
+        path=folder,
+        functions=tuple(functions),
+        tables=dict(res.get("tables", {})),
+        buckets=dict(res.get("buckets", {})),
+        topics=dict(res.get("topics", {})),
+        secrets=dict(res.get("secrets", {})),
+        contains_personal_data=bool(data.get("contains_personal_data", True)),
+    )
+    _check_service(service, where)
+    return service
+
+
+def load_manifest(path: Path | str) -> Service:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{_relative(path)}: (yaml): {exc}") from exc
+    return parse_manifest(data, path)
+
+
+def load_services(root: Path | str = SERVICES_DIR) -> list[Service]:
+    """Every manifest under `root`, validated one by one and against each other."""
+    root = Path(root)
+    services = [load_manifest(p) for p in sorted(root.glob("*/service.yaml"))]
+    check_cross_service(services)
+    return services
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_service(svc: Service, where: str) -> None:
+    for fn in svc.functions:
+        at = f"{where}: functions.{fn.name}"
+        if fn.runtime != svc.functions[0].runtime or fn.architecture != svc.functions[0].architecture:
+            raise ManifestError(
+                f"{at}: runtime/architecture: every function of a service shares one zip, "
+                "so they must share runtime and architecture (split the service or align them)"
+            )
+        module_file = svc.src_dir / (fn.handler_module.replace(".", "/") + ".py")
+        if not module_file.is_file():
+            raise ManifestError(f"{at}.handler: {fn.handler!r}: no module {_relative(module_file)}")
+        if not fn.handler.startswith(svc.name + "."):
+            raise ManifestError(f"{at}.handler: {fn.handler!r} must live in the service package {svc.name!r}")
+        trig = fn.trigger
+        if trig.type == "dynamodb_stream":
+            table = svc.tables.get(trig.table or "")
+            if table is None:
+                raise ManifestError(f"{at}.trigger.table: {trig.table!r} is not a table of this service")
+            if "stream" not in table:
+                raise ManifestError(f"{at}.trigger.table: table {trig.table!r} has no stream")
+        if trig.uses_queue and trig.batch_size > 10 and trig.batching_window_seconds < 1:
+            raise ManifestError(
+                f"{at}.trigger.batch_size: {trig.batch_size} > 10 needs batching_window_seconds >= 1 (AWS rule)"
+            )
+        for kind, owned in (("tables", svc.tables), ("buckets", svc.buckets), ("topics", svc.topics),
+                            ("secrets", svc.secrets)):
+            for ref in fn.refs(kind):
+                if ref.service == svc.name and ref.name not in owned:
+                    raise ManifestError(f"{at}.access.{kind}: {ref.name!r} is not declared in resources.{kind}")
+        for kind in ("topic", "bucket"):
+            ref = getattr(trig, kind)
+            if ref is not None and ref.service == svc.name and ref.name not in getattr(svc, kind + "s"):
+                raise ManifestError(f"{at}.trigger.{kind}: {ref.name!r} is not declared in resources.{kind}s")
+        env_clash = set(fn.environment) & set(platform_environment_names(svc, fn))
+        if env_clash:
+            raise ManifestError(f"{at}.environment: {sorted(env_clash)} are set by the platform")
+
+
+def check_cross_service(services: list[Service]) -> None:
+    """References between services resolve; names are unique."""
+    by_name = {s.name: s for s in services}
+    producers: dict[str, str] = {}
+    for svc in services:
+        for event in svc.publishes:
+            if event in producers and producers[event] != svc.name:
+                raise ManifestError(
+                    f"{_relative(svc.manifest_path)}: publishes: {event!r} is already published by "
+                    f"{producers[event]!r}; an event has one producer"
+                )
+            producers[event] = svc.name
+    routes: dict[tuple[str, str], str] = {}
+    for svc in services:
+        where = _relative(svc.manifest_path)
+        for fn in svc.functions:
+            at = f"{where}: functions.{fn.name}"
+            for route in fn.trigger.routes:
+                if route in routes:
+                    raise ManifestError(f"{at}.trigger.routes: {' '.join(route)} is already served by {routes[route]}")
+                routes[route] = fn.qualified_name
+            refs = [("trigger.topic", fn.trigger.topic, "topics"), ("trigger.bucket", fn.trigger.bucket, "buckets")]
+            for kind in ("tables", "buckets", "topics", "secrets"):
+                refs += [(f"access.{kind}", ref, kind) for ref in fn.refs(kind)]
+            for label, ref, kind in refs:
+                if ref is None or ref.service == svc.name:
+                    continue
+                owner = by_name.get(ref.service)
+                if owner is None or ref.name not in getattr(owner, kind):
+                    raise ManifestError(f"{at}.{label}: {ref} does not exist (no such service or resource)")
+
+
+# --------------------------------------------------------------------------- naming
+# Terraform derives the same names in infra/modules/service/locals.tf; tests/infra
+# checks they agree. Change both or neither.
+
+
+def region_family(region: str) -> str:
+    """Data-residency family of an AWS region: eu, us, apac, ..."""
+    prefix = region.split("-", 1)[0]
+    return {"eu": "eu", "us": "us", "ap": "apac", "ca": "ca", "sa": "sa", "me": "me", "af": "af"}.get(prefix, prefix)
+
+
+def _dash(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def env_key(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def function_name(env: str, fn: Function) -> str:
+    return f"{env}-{_dash(fn.service)}-{_dash(fn.name)}"
+
+
+def queue_name(env: str, fn: Function) -> str:
+    return f"{function_name(env, fn)}"
+
+
+def dlq_name(env: str, fn: Function) -> str:
+    return f"{function_name(env, fn)}-dlq"
+
+
+def table_name(env: str, service: str, table: str) -> str:
+    return f"{env}-{_dash(service)}-{table}"
+
+
+def bucket_name(env: str, region: str, service: str, bucket: str, account_id: str) -> str:
+    return f"{PROJECT}-{env}-{_dash(service)}-{bucket}-{account_id}-{region}"
+
+
+def topic_name(env: str, service: str, topic: str) -> str:
+    return f"{env}-{_dash(service)}-{topic}"
+
+
+def secret_name(env: str, service: str, secret: str) -> str:
+    return f"{env}/{service}/{secret}"
+
+
+def bus_name(env: str) -> str:
+    return f"{PROJECT}-{env}"
+
+
+def idempotency_table_name(env: str) -> str:
+    return f"{env}-idempotency"
+
+
+def platform_environment_names(svc: Service, fn: Function) -> list[str]:
+    """Names of the environment variables the platform sets for a function."""
+    names = ["POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+             "DEPLOY_ENV", "DATA_RESIDENCY", "EVENT_BUS_NAME"]
+    if fn.idempotency:
+        names.append("IDEMPOTENCY_TABLE")
+    names += [f"TABLE_{env_key(r.name)}" for r in fn.refs("tables")]
+    if fn.trigger.type == "dynamodb_stream" and fn.trigger.table:
+        names.append(f"TABLE_{env_key(fn.trigger.table)}")
+    names += [f"BUCKET_{env_key(r.name)}" for r in fn.refs("buckets")]
+    names += [f"TOPIC_{env_key(r.name)}_ARN" for r in fn.refs("topics")]
+    names += [f"SECRET_{env_key(r.name)}_ARN" for r in fn.refs("secrets")]
+    return sorted(set(names))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a function runs: environment, region, account; builds physical names."""
+
+    env: str
+    region: str
+    account_id: str = "000000000000"
+
+    @property
+    def partition_arn(self) -> str:
+        return "arn:aws"
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+
+    def table(self, ref: Ref) -> str:
+        return table_name(self.env, ref.service, ref.name)
+
+    def bucket(self, ref: Ref) -> str:
+        return bucket_name(self.env, self.region, ref.service, ref.name, self.account_id)
+
+    def topic_arn(self, ref: Ref) -> str:
+        return self.arn("sns", topic_name(self.env, ref.service, ref.name))
+
+    def secret_name(self, ref: Ref) -> str:
+        return secret_name(self.env, ref.service, ref.name)
+
+    def function_environment(
+        self, svc: Service, fn: Function, secret_arns: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """The environment Terraform sets on the function (the local runtime sets the same)."""
+        env = {
+            "POWERTOOLS_SERVICE_NAME": svc.name,
+            "POWERTOOLS_METRICS_NAMESPACE": PROJECT,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "DEPLOY_ENV": self.env,
+            "DATA_RESIDENCY": region_family(self.region),
+            "EVENT_BUS_NAME": bus_name(self.env),
+        }
+        if fn.idempotency:
+            env["IDEMPOTENCY_TABLE"] = idempotency_table_name(self.env)
+        tables = list(fn.refs("tables"))
+        if fn.trigger.type == "dynamodb_stream" and fn.trigger.table:
+            tables.append(Ref(svc.name, fn.trigger.table))
+        for ref in tables:
+            env[f"TABLE_{env_key(ref.name)}"] = self.table(ref)
+        for ref in fn.refs("buckets"):
+            env[f"BUCKET_{env_key(ref.name)}"] = self.bucket(ref)
+        for ref in fn.refs("topics"):
+            env[f"TOPIC_{env_key(ref.name)}_ARN"] = self.topic_arn(ref)
+        for ref in fn.refs("secrets"):
+            key = f"SECRET_{env_key(ref.name)}_ARN"
+            env[key] = (secret_arns or {}).get(str(ref)) or self.arn("secretsmanager", f"secret:{self.secret_name(ref)}")
+        env.update(fn.environment)
+        return env
