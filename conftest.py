@@ -9,3 +9,5 @@ from pathlib import Path
 for src in sorted(Path(__file__).parent.glob("services/*/src")):
     if str(src) not in sys.path:
         sys.path.insert(0, str(src))
+
+pytest_plugins = ["devtools.pytest_contracts"]

@@ -344,8 +344,12 @@ def _check_service(svc: Service, where: str) -> None:
             raise ManifestError(
                 f"{at}.trigger.batch_size: {trig.batch_size} > 10 needs batching_window_seconds >= 1 (AWS rule)"
             )
-        for kind, owned in (("tables", svc.tables), ("buckets", svc.buckets), ("topics", svc.topics),
-                            ("secrets", svc.secrets)):
+        for kind, owned in (
+            ("tables", svc.tables),
+            ("buckets", svc.buckets),
+            ("topics", svc.topics),
+            ("secrets", svc.secrets),
+        ):
             for ref in fn.refs(kind):
                 if ref.service == svc.name and ref.name not in owned:
                     raise ManifestError(f"{at}.access.{kind}: {ref.name!r} is not declared in resources.{kind}")
@@ -447,8 +451,14 @@ def idempotency_table_name(env: str) -> str:
 
 def platform_environment_names(svc: Service, fn: Function) -> list[str]:
     """Names of the environment variables the platform sets for a function."""
-    names = ["POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
-             "DEPLOY_ENV", "DATA_RESIDENCY", "EVENT_BUS_NAME"]
+    names = [
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+        "DEPLOY_ENV",
+        "DATA_RESIDENCY",
+        "EVENT_BUS_NAME",
+    ]
     if fn.idempotency:
         names.append("IDEMPOTENCY_TABLE")
     names += [f"TABLE_{env_key(r.name)}" for r in fn.refs("tables")]
@@ -512,6 +522,8 @@ class Deployment:
             env[f"TOPIC_{env_key(ref.name)}_ARN"] = self.topic_arn(ref)
         for ref in fn.refs("secrets"):
             key = f"SECRET_{env_key(ref.name)}_ARN"
-            env[key] = (secret_arns or {}).get(str(ref)) or self.arn("secretsmanager", f"secret:{self.secret_name(ref)}")
+            env[key] = (secret_arns or {}).get(str(ref)) or self.arn(
+                "secretsmanager", f"secret:{self.secret_name(ref)}"
+            )
         env.update(fn.environment)
         return env
