@@ -111,7 +111,7 @@ def event_catalog(services: list[Service]) -> str:
         versions.setdefault(detail_type, []).append(version)
     for detail_type in sorted(versions):
         vs = sorted(versions[detail_type])
-        model = registry.get(detail_type, vs[-1])
+        model = registry.model(detail_type, vs[-1])
         producer = producers.get(detail_type)
         prod = f"`{producer[1].qualified_name}`" if producer else "(none)"
         cons = ", ".join(sorted(consumers.get(detail_type, []))) or "-"

@@ -7,6 +7,7 @@ Events published inside tests are checked too, by the plugin devtools.pytest_con
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -79,16 +80,14 @@ def test_the_contract_check_rejects_what_it_should():
     from shared.events import new_envelope
     from shared.events.webhooks import WebhookReceived
 
-    data = WebhookReceived.model_validate(
-        {
-            "provider": "github",
-            "delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-            "event_type": "push",
-            "received_at": "2026-11-27T08:00:00Z",
-            "summary": "1 commit(s) pushed to refs/heads/main",
-        }
+    data = WebhookReceived(
+        provider="github",
+        delivery_id="72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        event_type="push",
+        received_at=datetime(2026, 11, 27, 8, 0, tzinfo=UTC),
+        summary="1 commit(s) pushed to refs/heads/main",
     )
-    entry = new_envelope(data, source="webhooks").to_put_events_entry("eda-dev")
+    entry = new_envelope(data, source="webhooks", region="eu-west-1").to_put_events_entry("eda-dev")
     assert check_entry(entry) is None
     assert "no manifest of 'webhooks' publishes it" in check_entry({**entry, "DetailType": "SomethingElse"})
     broken = json.loads(entry["Detail"])

@@ -1,0 +1,125 @@
+"""HTTP API for provider webhooks: verify, deduplicate by delivery id, publish once.
+
+    POST /webhooks/github   X-Hub-Signature-256, X-GitHub-Event, X-GitHub-Delivery
+    POST /webhooks/slack    X-Slack-Signature, X-Slack-Request-Timestamp
+
+202 {"event_id", "delivery_id"} when accepted (also for a provider's retry of the same
+delivery: the first response is replayed and nothing is published again), 401 with the
+reason for a bad signature, 400 with the reason for a signed request we cannot read.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, UnauthorizedError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from shared.events import new_envelope
+from shared.events.webhooks import WebhookReceived
+from shared.observability import logger
+from shared.publisher import EventPublisher
+from webhooks.deliveries import Challenge, Delivery, InvalidDelivery, github_delivery, slack_delivery
+from webhooks.signatures import SignatureError, verify_github, verify_slack
+
+SECRET_MAX_AGE_SECONDS = 300
+# Providers retry for hours at most (GitHub redeliveries are manual, Slack retries 3 times in
+# an hour); a week covers both with margin.
+DELIVERY_EXPIRY_SECONDS = 7 * 24 * 3600
+
+app = APIGatewayHttpResolver()
+publisher = EventPublisher()
+persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+idempotency = IdempotencyConfig(
+    event_key_jmespath="[provider, delivery_id]",
+    expires_after_seconds=DELIVERY_EXPIRY_SECONDS,
+    raise_on_no_idempotency_key=True,
+)
+
+
+def _secret(env_name: str) -> str:
+    return parameters.get_secret(os.environ[env_name], max_age=SECRET_MAX_AGE_SECONDS)
+
+
+def _raw_body() -> bytes:
+    """The bytes the provider signed (API Gateway base64-encodes binary bodies)."""
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode()
+
+
+def _headers() -> dict[str, str]:
+    return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+
+
+@idempotent_function(data_keyword_argument="delivery", config=idempotency, persistence_store=persistence)
+def publish_once(delivery: Delivery) -> dict:
+    """Publish one delivery; a repeated (provider, delivery_id) returns the stored result."""
+    data = WebhookReceived(
+        provider=delivery.provider,
+        delivery_id=delivery.delivery_id,
+        event_type=delivery.event_type,
+        received_at=datetime.now(UTC),
+        repository=delivery.repository or delivery.team,
+        sender=delivery.sender,
+        summary=delivery.summary,
+    )
+    envelope = new_envelope(data, source="webhooks", correlation_id=app.current_event.request_context.request_id)
+    publisher.publish(envelope)
+    logger.info("delivery published", extra={**asdict(delivery), "event_id": envelope.metadata.event_id})
+    return {"event_id": envelope.metadata.event_id, "delivery_id": delivery.delivery_id}
+
+
+def _accept(delivery: Delivery | Challenge) -> Response:
+    if isinstance(delivery, Challenge):
+        return Response(200, content_types.APPLICATION_JSON, {"challenge": delivery.challenge})
+    return Response(202, content_types.APPLICATION_JSON, publish_once(delivery=delivery))
+
+
+@app.post("/webhooks/github")
+def github() -> Response:
+    body, headers = _raw_body(), _headers()
+    verify_github(_secret("SECRET_GITHUB_WEBHOOK_ARN"), body, headers.get("x-hub-signature-256"))
+    return _accept(github_delivery(headers, body))
+
+
+@app.post("/webhooks/slack")
+def slack() -> Response:
+    body, headers = _raw_body(), _headers()
+    verify_slack(
+        _secret("SECRET_SLACK_SIGNING_ARN"),
+        body,
+        headers.get("x-slack-request-timestamp"),
+        headers.get("x-slack-signature"),
+        now=time.time(),
+    )
+    return _accept(slack_delivery(headers, body))
+
+
+@app.exception_handler(SignatureError)
+def _unauthorized(exc: SignatureError) -> Response:
+    logger.warning("webhook refused: bad signature", extra={"reason": str(exc), "path": app.current_event.path})
+    raise UnauthorizedError(str(exc))
+
+
+@app.exception_handler(InvalidDelivery)
+def _bad_request(exc: InvalidDelivery) -> Response:
+    logger.warning("webhook refused: unreadable delivery", extra={"reason": str(exc)})
+    raise BadRequestError(str(exc))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict, context) -> dict:
+    idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,158 @@
+"""The handlers on moto, fed events exactly as API Gateway and SQS deliver them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+from webhooks.signatures import sign_github, sign_slack
+
+from devtools.aws_events import LambdaContext, api_gateway_http, sqs_event, sqs_record
+
+GITHUB_SECRET, SLACK_SECRET = "local-github-secret", "local-slack-secret"
+PUSH = {
+    "ref": "refs/heads/main",
+    "commits": [{"id": "1"}, {"id": "2"}, {"id": "3"}],
+    "repository": {"full_name": "acme/shop"},
+    "sender": {"login": "octocat"},
+}
+
+
+def github_request(payload: dict, delivery: str = "72d3162e-cc78-11e3-81ab-4c9367dc0958", secret=GITHUB_SECRET):
+    body = json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": sign_github(secret, body),
+    }
+    return api_gateway_http("POST", "/webhooks/github", body=body.decode(), headers=headers)
+
+
+def call(module, event):
+    response = module.handler(event, LambdaContext(function_name="test-webhooks-receive", timeout_seconds=10))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_a_signed_github_push_is_published_once_even_when_github_retries(aws):
+    receive = aws.load_handler("receive")
+    status, body = call(receive, github_request(PUSH))
+    assert status == 202
+    published = aws.published()
+    assert len(published) == 1
+    event = published[0]
+    assert (event["source"], event["detail-type"]) == ("webhooks", "WebhookReceived")
+    data, meta = event["detail"]["data"], event["detail"]["metadata"]
+    assert data["summary"] == "3 commit(s) pushed to refs/heads/main"
+    assert (data["repository"], data["sender"]) == ("acme/shop", "octocat")
+    assert meta["event_id"] == body["event_id"]
+    assert meta["data_residency"] == "eu"
+
+    status, again = call(receive, github_request(PUSH))  # GitHub redelivers: same delivery id
+    assert (status, again) == (202, body)
+    assert aws.published() == []
+
+    status, other = call(receive, github_request(PUSH, delivery="a-different-delivery"))
+    assert status == 202 and other["event_id"] != body["event_id"]
+    assert len(aws.published()) == 1
+
+
+def test_a_bad_signature_is_401_with_the_reason_and_publishes_nothing(aws):
+    receive = aws.load_handler("receive")
+    status, body = call(receive, github_request(PUSH, secret="not-the-secret"))
+    assert status == 401
+    assert body["message"] == "signature does not match the body"
+    event = github_request(PUSH)
+    del event["headers"]["x-hub-signature-256"]
+    assert call(receive, event) == (401, {"statusCode": 401, "message": "missing X-Hub-Signature-256 header"})
+    assert aws.published() == []
+
+
+def test_a_signed_but_unreadable_request_is_400_with_the_reason(aws):
+    receive = aws.load_handler("receive")
+    body = b"not json"
+    headers = {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "d-1",
+        "X-Hub-Signature-256": sign_github(GITHUB_SECRET, body),
+    }
+    status, answer = call(receive, api_gateway_http("POST", "/webhooks/github", body=body.decode(), headers=headers))
+    assert status == 400 and answer["message"].startswith("body is not JSON")
+    assert aws.published() == []
+
+
+def _slack(body: bytes, content_type: str, ts: int | None = None, secret=SLACK_SECRET, binary=False):
+    ts = ts or int(time.time())
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": sign_slack(secret, body, ts),
+    }
+    return api_gateway_http("POST", "/webhooks/slack", body=body if binary else body.decode(), headers=headers)
+
+
+def test_slack_handshake_slash_command_and_replay_window(aws):
+    receive = aws.load_handler("receive")
+    challenge = json.dumps({"type": "url_verification", "challenge": "abc123"}).encode()
+    assert call(receive, _slack(challenge, "application/json")) == (200, {"challenge": "abc123"})
+
+    form = b"team_id=T0001&user_id=U2147483697&command=%2Fdeploy&text=shop+prod&trigger_id=1334.7384.80889"
+    status, body = call(receive, _slack(form, "application/x-www-form-urlencoded", binary=True))  # base64 body
+    assert status == 202 and body["delivery_id"] == "1334.7384.80889"
+    [event] = aws.published()
+    assert event["detail"]["data"]["summary"] == "/deploy shop prod"
+
+    stale = _slack(form, "application/x-www-form-urlencoded", ts=int(time.time()) - 600)
+    status, body = call(receive, stale)
+    assert status == 401 and "5 minutes" in body["message"]
+
+
+def test_unknown_routes_are_404(aws):
+    receive = aws.load_handler("receive")
+    status, _ = call(receive, api_gateway_http("POST", "/webhooks/gitlab", body="{}"))
+    assert status == 404
+
+
+# --------------------------------------------------------------------------- record_delivery
+
+
+def _deliveries() -> list[dict]:
+    return boto3.resource("dynamodb").Table("test-webhooks-deliveries").scan()["Items"]
+
+
+def _published_events(aws, n: int) -> list[dict]:
+    receive = aws.load_handler("receive")
+    for i in range(n):
+        call(receive, github_request(PUSH, delivery=f"delivery-{i}"))
+    return aws.published()
+
+
+def test_record_delivery_stores_each_delivery_once_under_duplicates_and_reordering(aws):
+    events = _published_events(aws, 3)
+    record = aws.load_handler("record_delivery")
+    ctx = LambdaContext(function_name="test-webhooks-record-delivery")
+    batch = sqs_event(*(sqs_record(e) for e in events))
+    assert record.handler(batch, ctx) == {"batchItemFailures": []}
+    assert sorted(i["delivery_id"] for i in _deliveries()) == [f"github:delivery-{i}" for i in range(3)]
+    before = sorted(_deliveries(), key=lambda i: i["delivery_id"])
+
+    # At least once: the same events again, reversed, one of them twice in the batch.
+    again = sqs_event(*(sqs_record(e, receive_count=2) for e in [*reversed(events), events[0]]))
+    assert record.handler(again, ctx) == {"batchItemFailures": []}
+    assert sorted(_deliveries(), key=lambda i: i["delivery_id"]) == before
+
+
+def test_a_schema_invalid_record_fails_alone_and_its_reason_is_logged(aws, caplog):
+    good = _published_events(aws, 2)
+    bad = json.loads(json.dumps(good[0]))
+    bad["detail"]["data"]["provider"] = "gitlab"
+    bad_record = sqs_record(bad)
+    record = aws.load_handler("record_delivery")
+    batch = sqs_event(sqs_record(good[0]), bad_record, sqs_record(good[1]))
+    response = record.handler(batch, LambdaContext(function_name="test-webhooks-record-delivery"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": bad_record["messageId"]}]}
+    assert len(_deliveries()) == 2
+    rejected = [r for r in caplog.records if getattr(r, "message_id", None) == bad_record["messageId"]]
+    assert len(rejected) == 1 and rejected[0].levelname == "ERROR"
+    assert rejected[0].reason == "WebhookReceived v1: data.provider: Input should be 'github' or 'slack'"
