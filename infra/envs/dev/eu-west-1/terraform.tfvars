@@ -1,0 +1,5 @@
+env    = "dev"
+region = "eu-west-1"
+
+# Cross-region forwarding is off: no event schema is marked free of personal data yet.
+forwarding = null

@@ -1,0 +1,72 @@
+variable "env" {
+  description = "Deployment environment name (dev, staging or prod); prefixes every physical name."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.env)
+    error_message = "env must be one of dev, staging, prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region this root deploys to; must equal the provider's region."
+  type        = string
+
+  validation {
+    condition     = can(regex("^(us|eu|ap|ca|sa|me|af|il|mx)-(north|south|east|west|central|northeast|southeast|southwest|northwest)-[1-9]$", var.region))
+    error_message = "region must be an AWS commercial region name such as eu-west-1."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the region's own log groups (HTTP API access logs), in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "archive_retention_days" {
+  description = "How long the bus archive keeps events for replay (0 = forever)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.archive_retention_days >= 0 && floor(var.archive_retention_days) == var.archive_retention_days
+    error_message = "archive_retention_days must be a whole number >= 0."
+  }
+}
+
+variable "http_api" {
+  description = "HTTP API stage throttling (requests per second and burst)."
+  type = object({
+    throttling_rate_limit  = optional(number, 100)
+    throttling_burst_limit = optional(number, 200)
+  })
+  default = {}
+
+  validation {
+    condition     = var.http_api.throttling_rate_limit > 0 && var.http_api.throttling_burst_limit >= 0
+    error_message = "throttling_rate_limit must be > 0 and throttling_burst_limit >= 0."
+  }
+}
+
+variable "alarm_emails" {
+  description = "Email addresses subscribed to the region's alarm topic (confirmed out of band)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@ ]+@[^@ ]+\\.[^@ ]+$", e))])
+    error_message = "alarm_emails must be email addresses."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for the region's resources (the provider adds the default tags)."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,111 @@
+# Alarms (to the region's alarm topic) and one dashboard per service.
+
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  for_each            = local.functions
+  alarm_name          = "${each.value.function_name}-errors"
+  alarm_description   = "${local.service}.${each.key} raised errors (owner ${local.owner})"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.alarms.errors_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.platform.alarm_topic_arn]
+  ok_actions          = [var.platform.alarm_topic_arn]
+  tags                = local.tags
+  depends_on          = [aws_lambda_function.this]
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  for_each            = local.functions
+  alarm_name          = "${each.value.function_name}-throttles"
+  alarm_description   = "${local.service}.${each.key} was throttled (owner ${local.owner})"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = each.value.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.alarms.throttles_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.platform.alarm_topic_arn]
+  ok_actions          = [var.platform.alarm_topic_arn]
+  tags                = local.tags
+  depends_on          = [aws_lambda_function.this]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
+  for_each            = local.dlq_functions
+  alarm_name          = "${each.value.function_name}-dlq-depth"
+  alarm_description   = "Messages are waiting in ${each.value.function_name}-dlq: inspect, fix, redrive (owner ${local.owner})"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq[each.key].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.alarms.dlq_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.platform.alarm_topic_arn]
+  ok_actions          = [var.platform.alarm_topic_arn]
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = "${local.env}-${local.service_dash}"
+  dashboard_body = jsonencode({
+    widgets = concat(
+      [for i, k in keys(local.functions) : {
+        type   = "metric"
+        x      = 0
+        y      = i * 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "${local.service}.${k}"
+          region = local.region
+          stat   = "Sum"
+          period = 300
+          metrics = [
+            ["AWS/Lambda", "Invocations", "FunctionName", local.functions[k].function_name],
+            ["AWS/Lambda", "Errors", "FunctionName", local.functions[k].function_name],
+            ["AWS/Lambda", "Throttles", "FunctionName", local.functions[k].function_name],
+          ]
+        }
+      }],
+      [for i, k in keys(local.functions) : {
+        type   = "metric"
+        x      = 12
+        y      = i * 6
+        width  = 12
+        height = 6
+        properties = {
+          title   = "${local.service}.${k} duration"
+          region  = local.region
+          stat    = "p99"
+          period  = 300
+          metrics = [["AWS/Lambda", "Duration", "FunctionName", local.functions[k].function_name]]
+        }
+      }],
+      length(local.dlq_functions) == 0 ? [] : [{
+        type   = "metric"
+        x      = 0
+        y      = length(local.functions) * 6
+        width  = 24
+        height = 6
+        properties = {
+          title   = "${local.service} dead-letter queues"
+          region  = local.region
+          stat    = "Maximum"
+          period  = 300
+          metrics = [for k, f in local.dlq_functions : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${f.function_name}-dlq"]]
+        }
+      }],
+    )
+  })
+}
