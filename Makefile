@@ -96,7 +96,7 @@ bench-local: $(STAMP) ## Events/s through EventBridge -> SQS -> function vs a ba
 	$(PY) -m devtools.local bench
 
 bench-thumbnails: $(STAMP) ## Thumbnail timings vs a full decode and a naive resize
-	$(PY) -m thumbnails.bench
+	$(PY) services/thumbnails/bench.py
 
 bench-eventstore: $(STAMP) ## Fold 10,000 events; DynamoDB calls per load with and without snapshot
 	$(PY) -m devtools.bench_eventstore
