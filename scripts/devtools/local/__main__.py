@@ -1,0 +1,390 @@
+"""Command line of the local runtime: `python -m devtools.local <command>` (see README.md).
+
+up                          run everything in the foreground; prints the endpoints
+status                      functions, cold starts, invocations, memory, resources
+publish SOURCE TYPE --data '{"k": 1}'   put an event (architecture envelope) on the bus
+invoke FUNCTION --event '{...}'         invoke a function directly
+logs [FUNCTION] [-f]        function logs (START/END/REPORT and what the handler printed)
+dlq list [FUNCTION]         DLQ messages with the reason they failed
+dlq redrive [FUNCTION]      move DLQ messages back to their source queue
+trace ID                    where an event went: functions, order, latencies
+faults --duplicate-rate 1   fault injection switches on the running runtime
+demo                        start, drive every service's scenario, summarise, stop
+bench                       events/s and latency vs a bare boto3 loop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from devtools import manifest as mf
+from devtools.local.control import ControlClient
+
+DEFAULT_STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR", mf.REPO_ROOT / ".local"))
+
+
+def _state(args: argparse.Namespace) -> dict[str, Any]:
+    path = Path(args.state_dir) / "runtime.json"
+    if not path.exists():
+        raise SystemExit(f"no running runtime ({path} not found); start one with `make local`")
+    return json.loads(path.read_text())
+
+
+def _control(args: argparse.Namespace) -> ControlClient:
+    return ControlClient(_state(args)["control"])
+
+
+def _json_arg(text: str | None) -> Any:
+    if text is None:
+        return None
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    return json.loads(text)
+
+
+def _clock(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3] if ts else "-"
+
+
+def describe_invocation(entry: dict[str, Any]) -> str:
+    records = entry.get("records") or []
+    failed = [r for r in records if not r["ok"]]
+    outcome = "ok" if entry["ok"] and not failed else (entry.get("error") or f"{len(failed)} failed")
+    cold = f" cold start {entry['init_ms']:.0f} ms" if entry.get("cold") and entry.get("init_ms") else ""
+    note = f" [{entry['note']}]" if entry.get("note") else ""
+    return (
+        f"{_clock(entry['started'])} {entry['function']:<28} {entry['trigger']:<15} "
+        f"{len(records):>3} rec  {entry['duration_ms']:>8.1f} ms  {outcome}{cold}{note}"
+    )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from devtools.local.runtime import Runtime, RuntimeConfig
+    from devtools.local.sources import Faults
+
+    config = RuntimeConfig(
+        services_roots=[Path(p) for p in args.services] or [mf.SERVICES_DIR],
+        env=args.env,
+        region=args.region,
+        moto_port=args.aws_port,
+        gateway_port=args.http_port,
+        control_port=args.control_port,
+        state_dir=Path(args.state_dir),
+        retry_after=None if args.retry_after < 0 else args.retry_after,
+        faults=Faults(args.duplicate_rate, args.failure_rate, args.latency_ms),
+    )
+    runtime = Runtime(config)
+    stop = {"now": False}
+
+    def _signal(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _signal)
+    signal.signal(signal.SIGTERM, _signal)
+    runtime.start()
+    try:
+        ep = runtime.endpoints()
+        print(
+            f"local runtime ready in {runtime.startup_ms / 1000:.1f} s: aws={ep['moto']} http={ep['gateway']} "
+            f"control={ep['control']} env={ep['env']} region={ep['region']}",
+            flush=True,
+        )
+        for name, wiring in sorted(runtime.topology.functions.items()):
+            trig = wiring.function.trigger
+            where = ", ".join(" ".join(r) for r in trig.routes) or (wiring.queue_url or wiring.stream_arn or "")
+            print(f"  {name:<30} {trig.type:<15} {where}")
+        for ref, bucket in sorted(runtime.topology.buckets.items()):
+            print(f"  bucket {ref}: aws --endpoint-url {ep['moto']} s3 cp FILE s3://{bucket}/")
+        print(f"  logs: {ep['logs']}  (python -m devtools.local logs -f)", flush=True)
+        seen = 0
+        while not stop["now"]:
+            time.sleep(0.2)
+            entries = runtime.journal.entries()
+            for entry in entries[seen:] if len(entries) >= seen else entries:
+                print(describe_invocation(entry.to_dict()), flush=True)
+            seen = len(entries)
+    finally:
+        print("stopping...", flush=True)
+        runtime.stop()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _control(args).call("GET", "/status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"aws={status['moto']} http={status['gateway']} control={status['control']} bus={status['bus']}")
+    print(f"faults: {status['faults']}  retry_after: {status['retry_after']}")
+    print(
+        f"{'function':<30} {'trigger':<15} {'warm':<5} {'cold start':>10} {'invocations':>11} {'errors':>6} "
+        f"{'max RSS':>8} {'memory':>6}"
+    )
+    for fn in status["functions"]:
+        init = f"{fn['init_ms']:.0f} ms" if fn["init_ms"] else "-"
+        rss = f"{fn['max_rss_mb']:.0f} MB" if fn["max_rss_mb"] else "-"
+        print(
+            f"{fn['function']:<30} {fn['trigger']:<15} {'yes' if fn['warm'] else 'no':<5} {init:>10} "
+            f"{fn['invocations']:>11} {fn['errors']:>6} {rss:>8} {fn['memory_mb']:>4} MB"
+        )
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    import boto3
+
+    from devtools.local.runtime import envelope
+
+    state = _state(args)
+    if args.detail is not None:
+        detail = _json_arg(args.detail)
+    else:
+        detail = envelope(_json_arg(args.data) or {}, producer=args.source, region=state["region"])
+    events = boto3.client(
+        "events",
+        endpoint_url=state["moto"],
+        region_name=state["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    resp = events.put_events(
+        Entries=[
+            {
+                "EventBusName": args.bus or mf.bus_name(state["env"]),
+                "Source": args.source,
+                "DetailType": args.detail_type,
+                "Detail": json.dumps(detail),
+            }
+        ]
+    )
+    entry = resp["Entries"][0]
+    if "EventId" not in entry:
+        raise SystemExit(f"put_events failed: {entry}")
+    event_id = (detail.get("metadata") or {}).get("event_id") if isinstance(detail, dict) else None
+    print(
+        f"published {args.source}/{args.detail_type}: id={entry['EventId']}"
+        + (f" event_id={event_id}" if event_id else "")
+    )
+    print(f"trace it: python -m devtools.local trace {entry['EventId']}")
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    result = _control(args).call("POST", "/invoke", {"function": args.function, "event": _json_arg(args.event) or {}})
+    if args.show_log:
+        for line in result.pop("log", []):
+            print(f"  | {line}")
+    result.pop("log", None)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result["ok"] else 1
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    log_dir = Path(args.state_dir) / "logs"
+    files = sorted(log_dir.glob(f"{args.function or '*'}.log"))
+    if not files:
+        raise SystemExit(f"no logs in {log_dir}" + (f" for {args.function}" if args.function else ""))
+    handles = {}
+    for path in files:
+        lines = path.read_text(errors="replace").splitlines()[-args.lines :]
+        for line in lines:
+            print(f"{path.stem}: {line}" if len(files) > 1 else line)
+        handles[path] = path.open(errors="replace")
+        handles[path].seek(0, os.SEEK_END)
+    try:
+        while args.follow:
+            for path, handle in handles.items():
+                for line in handle.readlines():
+                    print(f"{path.stem}: {line.rstrip()}" if len(files) > 1 else line.rstrip(), flush=True)
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    control = _control(args)
+    if args.action == "redrive":
+        moved = control.call("POST", "/dlq/redrive", {"function": args.function})
+        for fn, count in moved.items():
+            print(f"{fn}: {count} message(s) moved back to the source queue")
+        return 0
+    messages = control.call("GET", "/dlq" + (f"?function={args.function}" if args.function else ""))
+    if not messages:
+        print("DLQs are empty")
+    for m in messages:
+        print(f"{m['function']}  {m['message_id']}  sent {_clock(m['sent'])}  receives {m['receive_count']}")
+        print(f"    reason: {m['reason']}")
+        print(f"    body:   {m['body'][:300]}")
+    return 0
+
+
+def format_trace(steps: list[dict[str, Any]]) -> list[str]:
+    if not steps:
+        return [
+            "nothing recorded for this id (an EventBridge id, metadata.event_id, SQS message id, "
+            "HTTP request id or s3://bucket/key)"
+        ]
+    t0 = steps[0]["at"]
+    lines = []
+    for step in steps:
+        offset = f"+{(step['at'] - t0) * 1000:8.1f} ms"
+        if step["kind"] == "publish":
+            lines.append(
+                f"{offset}  published  {step['source']}/{step['detail_type']}  id={step['id']}"
+                + (f"  caused by {step['causation_id']}" if step.get("causation_id") else "")
+            )
+            continue
+        recs = step["records"]
+        waited = [r["queued_ms"] for r in recs if r.get("queued_ms") is not None]
+        wait = f"  waited {max(waited):.1f} ms" if waited else ""
+        cold = f"  cold start {step['init_ms']:.0f} ms" if step.get("cold") and step.get("init_ms") else ""
+        outcome = (
+            "ok"
+            if all(r["ok"] for r in recs) and step["ok"]
+            else "FAILED: " + "; ".join(r["reason"] for r in recs if not r["ok"])
+            if recs
+            else (step.get("error") or "FAILED")
+        )
+        attempt = f"  attempt {recs[0]['receive_count']}" if recs and recs[0].get("receive_count") else ""
+        lines.append(
+            f"{offset}  {step['function']:<28} ({step['trigger']}){attempt}{wait}{cold}  "
+            f"ran {step['duration_ms']:.1f} ms  {outcome}"
+        )
+        for call in step.get("emits") or []:
+            for ev in call.get("events", []):
+                lines.append(f"{'':>14}    -> put {ev['source']}/{ev['detail_type']} id={ev['id']}")
+    return lines
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    steps = _control(args).call("GET", f"/trace?id={args.id}")
+    if args.json:
+        print(json.dumps(steps, indent=2, default=str))
+    else:
+        print("\n".join(format_trace(steps)))
+    return 0 if steps else 1
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    changes = {
+        k: v
+        for k, v in {
+            "duplicate_rate": args.duplicate_rate,
+            "failure_rate": args.failure_rate,
+            "latency_ms": args.latency_ms,
+            "functions": args.function,
+        }.items()
+        if v is not None
+    }
+    print(json.dumps(_control(args).call("POST", "/faults", changes), indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from devtools.local.demo import run_demo
+
+    return run_demo([Path(p) for p in args.services] or [mf.SERVICES_DIR], Path(args.state_dir))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from devtools.local.bench import run_bench
+
+    return run_bench(events=args.events, latency_samples=args.latency_samples)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="where runtime.json and logs live")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the system in the foreground")
+    up.add_argument("--services", action="append", default=[], help="folder of services (repeatable)")
+    up.add_argument("--env", default="local")
+    up.add_argument("--region", default="eu-west-1")
+    up.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", "4566")))
+    up.add_argument("--http-port", type=int, default=int(os.environ.get("LOCAL_HTTP_PORT", "3000")))
+    up.add_argument("--control-port", type=int, default=int(os.environ.get("LOCAL_CONTROL_PORT", "4567")))
+    up.add_argument(
+        "--retry-after",
+        type=float,
+        default=2.0,
+        help="seconds until a failed SQS record is retried (-1: the queue's visibility timeout)",
+    )
+    up.add_argument("--duplicate-rate", type=float, default=0.0)
+    up.add_argument("--failure-rate", type=float, default=0.0)
+    up.add_argument("--latency-ms", type=float, default=0.0)
+    up.set_defaults(func=cmd_up)
+
+    st = sub.add_parser("status", help="functions, cold starts, memory")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+
+    pub = sub.add_parser("publish", help="put an event on the bus")
+    pub.add_argument("source")
+    pub.add_argument("detail_type")
+    pub.add_argument("--data", help="JSON for detail.data (metadata is generated); @file reads a file")
+    pub.add_argument("--detail", help="the whole detail as JSON (no envelope added)")
+    pub.add_argument("--bus")
+    pub.set_defaults(func=cmd_publish)
+
+    inv = sub.add_parser("invoke", help="invoke a function directly")
+    inv.add_argument("function", help="service.function or the physical name")
+    inv.add_argument("--event", help="JSON event, or @file")
+    inv.add_argument("--show-log", action="store_true")
+    inv.set_defaults(func=cmd_invoke)
+
+    logs = sub.add_parser("logs", help="function logs")
+    logs.add_argument("function", nargs="?")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.set_defaults(func=cmd_logs)
+
+    dlq = sub.add_parser("dlq", help="list or redrive DLQ messages")
+    dlq.add_argument("action", choices=["list", "redrive"])
+    dlq.add_argument("function", nargs="?")
+    dlq.set_defaults(func=cmd_dlq)
+
+    tr = sub.add_parser("trace", help="follow one event through the system")
+    tr.add_argument("id")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_trace)
+
+    fa = sub.add_parser("faults", help="fault injection on the running runtime")
+    fa.add_argument("--duplicate-rate", type=float)
+    fa.add_argument("--failure-rate", type=float)
+    fa.add_argument("--latency-ms", type=float)
+    fa.add_argument("--function", action="append", help="limit to these functions (repeatable)")
+    fa.set_defaults(func=cmd_faults)
+
+    demo = sub.add_parser("demo", help="start, run every service's scenario, stop")
+    demo.add_argument("--services", action="append", default=[])
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="events/s and latency vs a bare boto3 loop")
+    bench.add_argument("--events", type=int, default=300)
+    bench.add_argument("--latency-samples", type=int, default=100)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

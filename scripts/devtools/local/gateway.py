@@ -1,0 +1,147 @@
+"""HTTP API gateway on 127.0.0.1: routes `METHOD /path/{param}` from the manifests to functions.
+
+Requests become API Gateway HTTP API payload v2.0 events; results are mapped back the way
+HTTP API does (statusCode/headers/cookies/body, or a bare value as a 200 JSON body). A function
+error answers 500 {"message": "Internal Server Error"}; no route answers 404 {"message": "Not Found"}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from devtools.local import events
+from devtools.local.journal import RecordOutcome
+
+if TYPE_CHECKING:
+    from devtools.local.runtime import Runtime
+
+API_ID = "local"
+
+
+class Route:
+    def __init__(self, method: str, template: str, function: str) -> None:
+        self.method = method
+        self.template = template
+        self.function = function
+        self.key = f"{method} {template}"
+        pattern = re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", template)
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+        self.regex = re.compile(f"^{pattern}$")
+        self.specificity = (template.count("{") == 0, -template.count("{"), len(template))
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        m = self.regex.match(path)
+        return m.groupdict() if m else None
+
+
+def build_routes(runtime: Runtime) -> list[Route]:
+    routes = []
+    for wiring in runtime.topology.functions.values():
+        for method, template in wiring.function.trigger.routes:
+            routes.append(Route(method, template, wiring.qualified_name))
+    return sorted(routes, key=lambda r: r.specificity, reverse=True)
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
+        self.runtime = runtime
+        self.routes = build_routes(runtime)
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _handle(self) -> None:
+                gateway.handle(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        raw_path, _, raw_query = req.path.partition("?")
+        length = int(req.headers.get("content-length") or 0)
+        body = req.rfile.read(length) if length else b""
+        request_id = uuid.uuid4().hex[:16] + "="
+        for route in self.routes:
+            params = route.match(req.command, raw_path)
+            if params is not None:
+                break
+        else:
+            self._reply(req, 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}', request_id)
+            return
+        port = self.server.server_address[1]
+        event = events.http_api_event(
+            method=req.command,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=list(req.headers.items()),
+            body=body,
+            route_key=route.key,
+            path_parameters=params,
+            account_id=self.runtime.config.account_id,
+            api_id=API_ID,
+            request_id=request_id,
+            source_ip=req.client_address[0],
+            domain_name=f"127.0.0.1:{port}",
+        )
+        host = self.runtime.hosts[route.function]
+        invocation = host.invoke(event, request_id=request_id)
+        self.runtime.journal.add_invocation(
+            route.function,
+            "http",
+            invocation,
+            [RecordOutcome(request_id, [request_id], invocation.ok, invocation.error_text)],
+            note=route.key,
+        )
+        if not invocation.ok:
+            self._reply(
+                req, 500, {"content-type": "application/json"}, [], b'{"message":"Internal Server Error"}', request_id
+            )
+            return
+        try:
+            status, headers, cookies, data = events.http_api_response(invocation.result)
+        except (ValueError, TypeError) as exc:
+            data = json.dumps({"message": f"Internal Server Error (bad response: {exc})"}).encode()
+            status, headers, cookies = 500, {"content-type": "application/json"}, []
+        self._reply(req, status, headers, cookies, data, request_id)
+
+    @staticmethod
+    def _reply(  # noqa: PLR0917 - mirrors an HTTP response's parts
+        req: BaseHTTPRequestHandler,
+        status: int,
+        headers: dict[str, str],
+        cookies: list[str],
+        data: bytes,
+        request_id: str,
+    ) -> None:
+        req.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                req.send_header(name, value)
+        for cookie in cookies:
+            req.send_header("Set-Cookie", cookie)
+        req.send_header("apigw-requestid", request_id)
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)

@@ -1,0 +1,437 @@
+"""The local runtime: moto + provisioning + functions + event sources + HTTP gateway + control API.
+
+    from devtools.local.runtime import Runtime, RuntimeConfig
+
+    with Runtime(RuntimeConfig(state_dir=tmp)) as rt:
+        event_id = rt.publish("orders", "OrderPlaced", {"metadata": {...}, "data": {...}})
+        rt.wait_for(lambda j: ..., timeout=10)
+        print(rt.trace(event_id))
+
+Everything it starts (the moto process, one worker process per function, threads, servers) is
+stopped by `stop()`; `state_dir/runtime.json` tells other processes (the CLI) where it listens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from devtools import manifest as mf
+from devtools.local.control import ControlServer
+from devtools.local.functions import FunctionHost, FunctionSpec, Invocation
+from devtools.local.gateway import Gateway
+from devtools.local.journal import Journal, RecordOutcome
+from devtools.local.provision import Provisioner, Topology
+from devtools.local.sources import Faults, ScheduleSource, SqsSource, StreamSource, TapDrain
+
+STATE_FILE = "runtime.json"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+@dataclass
+class RuntimeConfig:
+    services_roots: list[Path] = field(default_factory=lambda: [mf.SERVICES_DIR])
+    env: str = "local"
+    region: str = "eu-west-1"
+    account_id: str = "123456789012"  # moto's default account: ARNs agree with what moto returns
+    host: str = "127.0.0.1"
+    moto_port: int = 0  # 0 = any free port
+    gateway_port: int = 0
+    control_port: int = 0
+    state_dir: Path = mf.REPO_ROOT / ".local"
+    # Seconds after which a failed SQS record is visible again. None = the queue's own visibility
+    # timeout (6 x function timeout, as on AWS); a small value makes retries quick locally.
+    retry_after: float | None = None
+    poll_wait_seconds: int = 1  # long-poll wait of the pollers (AWS uses 20; short = quick shutdown)
+    faults: Faults = field(default_factory=Faults)
+
+
+def load_all_services(roots: list[Path]) -> list[mf.Service]:
+    services: list[mf.Service] = []
+    for root in roots:
+        services.extend(mf.load_manifest(p) for p in sorted(Path(root).resolve().glob("*/service.yaml")))
+    mf.check_cross_service(services)
+    return services
+
+
+class Clients:
+    """boto3 clients against the moto server, created lazily (one per service name per thread)."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        self._session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        )
+        self._endpoint = endpoint
+        self._config = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=20)
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    def new(self, name: str) -> Any:
+        with self._lock:  # boto3 sessions are not thread safe while creating clients
+            return self._session.client(name, endpoint_url=self._endpoint, config=self._config)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._clients:
+            self._clients[name] = self.new(name)
+        return self._clients[name]
+
+
+class Runtime:
+    def __init__(self, config: RuntimeConfig | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.deployment = mf.Deployment(self.config.env, self.config.region, self.config.account_id)
+        self.journal = Journal()
+        self.faults = self.config.faults
+        self.stopping = threading.Event()
+        self.hosts: dict[str, FunctionHost] = {}
+        self.services: list[mf.Service] = []
+        self.topology: Topology
+        self.moto_url = ""
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._threads: list[threading.Thread] = []
+        self.gateway: Gateway | None = None
+        self.control: ControlServer | None = None
+        self.started_at = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Runtime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, name: str) -> Any:
+        return self.clients.new(name)
+
+    def start(self) -> Runtime:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        cfg = self.config
+        t0 = time.perf_counter()
+        cfg.state_dir = Path(cfg.state_dir).resolve()
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.services = load_all_services(cfg.services_roots)
+        self._start_moto()
+        self.clients = Clients(self.moto_url, cfg.region)
+        self.topology = Provisioner(self.clients, self.deployment).provision(self.services)
+        layer = self._layer()
+        base_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_REGION": cfg.region,
+            "AWS_DEFAULT_REGION": cfg.region,
+            # X-Ray is not emulated: Powertools Tracer would look for a daemon and a trace header.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **FAKE_CREDENTIALS,
+        }
+        for name, wiring in self.topology.functions.items():
+            fn = wiring.function
+            spec = FunctionSpec(
+                qualified_name=name,
+                physical_name=wiring.physical_name,
+                arn=wiring.arn,
+                handler=fn.handler,
+                path=(str(wiring.service.src_dir), str(layer)),
+                environment=wiring.environment,
+                memory=fn.memory,
+                timeout=fn.timeout,
+                trigger_type=fn.trigger.type,
+            )
+            self.hosts[name] = FunctionHost(spec, cfg.state_dir / "logs", base_env)
+        for name, wiring in self.topology.functions.items():
+            kind = wiring.function.trigger.type
+            source_cls = {"dynamodb_stream": StreamSource, "schedule": ScheduleSource}.get(
+                kind, SqsSource if wiring.function.trigger.uses_queue else None
+            )
+            if source_cls:
+                self._threads.append(source_cls(self, wiring, self.hosts[name]))
+        self._threads.append(TapDrain(self))
+        for thread in self._threads:
+            thread.start()
+        self.gateway = Gateway(self, cfg.host, cfg.gateway_port)
+        self.gateway.start()
+        self.control = ControlServer(self, cfg.host, cfg.control_port)
+        self.control.start()
+        self.started_at = time.time()
+        self.startup_ms = (time.perf_counter() - t0) * 1000
+        (cfg.state_dir / STATE_FILE).write_text(json.dumps(self.endpoints(), indent=2))
+
+    def _layer(self) -> Path:
+        """A folder holding only `shared` (like the zip's top level): functions see nothing else of the repo."""
+        layer = self.config.state_dir / "layer"
+        layer.mkdir(parents=True, exist_ok=True)
+        link = layer / "shared"
+        target = mf.REPO_ROOT / "shared"
+        if target.is_dir() and not link.exists():
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(target, target_is_directory=True)
+        return layer
+
+    def _start_moto(self) -> None:
+        env = dict(os.environ)
+        scripts = str(mf.REPO_ROOT / "scripts")
+        env["PYTHONPATH"] = os.pathsep.join([str(mf.REPO_ROOT), scripts])
+        self._moto = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devtools.local.motoserver",
+                "--host",
+                self.config.host,
+                "--port",
+                str(self.config.moto_port),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        assert self._moto.stdout is not None
+        line = self._moto.stdout.readline()
+        if not line:
+            raise RuntimeError(f"moto server did not start (exit code {self._moto.wait()})")
+        self.moto_url = json.loads(line)["url"]
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for server in (self.gateway, self.control):
+            if server is not None:
+                server.stop()
+        for host in self.hosts.values():
+            host.stop()
+        if self._moto is not None:
+            if self._moto.poll() is None:
+                self._moto.terminate()
+                try:
+                    self._moto.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._moto.kill()
+                    self._moto.wait()
+            for stream in (self._moto.stdin, self._moto.stdout):
+                if stream is not None:
+                    stream.close()
+            self._moto = None
+        for thread in self._threads:
+            thread.join(timeout=self.config.poll_wait_seconds + 2)
+        state = self.config.state_dir / STATE_FILE
+        if state.exists():
+            try:
+                if json.loads(state.read_text()).get("pid") == os.getpid():
+                    state.unlink()
+            except (ValueError, OSError):
+                pass
+
+    def child_pids(self) -> list[int]:
+        pids = [h.pid for h in self.hosts.values() if h.pid]
+        if self._moto is not None and self._moto.poll() is None:
+            pids.append(self._moto.pid)
+        return pids
+
+    # ------------------------------------------------------------------ info
+
+    def endpoints(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "moto": self.moto_url,
+            "gateway": self.gateway.url if self.gateway else None,
+            "control": self.control.url if self.control else None,
+            "env": self.config.env,
+            "region": self.config.region,
+            "account_id": self.config.account_id,
+            "logs": str(self.config.state_dir / "logs"),
+        }
+
+    def status(self) -> dict[str, Any]:
+        functions = []
+        for name, host in self.hosts.items():
+            wiring = self.topology.functions[name]
+            item = host.stats()
+            item["queue"] = wiring.queue_url
+            item["routes"] = [" ".join(r) for r in wiring.function.trigger.routes]
+            functions.append(item)
+        return {
+            **self.endpoints(),
+            "bus": self.topology.bus,
+            "tables": self.topology.tables,
+            "buckets": self.topology.buckets,
+            "topics": self.topology.topics,
+            "faults": self.faults.to_dict(),
+            "retry_after": self.config.retry_after,
+            "functions": functions,
+        }
+
+    # ------------------------------------------------------------------ operations
+
+    def publish(self, source: str, detail_type: str, detail: dict[str, Any], bus: str | None = None) -> str:
+        """Put one event on the bus; returns the EventBridge event id."""
+        resp = self.clients.events.put_events(
+            Entries=[
+                {
+                    "EventBusName": bus or self.topology.bus,
+                    "Source": source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+        entry = resp["Entries"][0]
+        if "EventId" not in entry:
+            raise RuntimeError(f"put_events failed: {entry}")
+        return entry["EventId"]
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        """Invoke a function directly (RequestResponse), as `aws lambda invoke` would."""
+        wiring = self.topology.function(function)
+        invocation = self.hosts[wiring.qualified_name].invoke(event)
+        self.journal.add_invocation(
+            wiring.qualified_name,
+            "direct",
+            invocation,
+            [RecordOutcome(invocation.request_id, [invocation.request_id], invocation.ok, invocation.error_text)],
+        )
+        return invocation
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
+        return self.journal.wait(predicate, timeout)
+
+    def trace(self, key: str) -> list[dict[str, Any]]:
+        return self.journal.trace(key)
+
+    def _queue_functions(self, function: str | None) -> list[Any]:
+        if function:
+            return [self.topology.function(function)]
+        return [w for w in self.topology.functions.values() if w.dlq_url]
+
+    def _drain(self, url: str, hold_seconds: int = 30) -> list[dict[str, Any]]:
+        sqs = self.clients.sqs
+        messages: dict[str, dict[str, Any]] = {}
+        while True:
+            got = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=hold_seconds,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                return list(messages.values())
+            for m in got:
+                messages[m["MessageId"]] = m
+
+    def dlq_list(self, function: str | None = None) -> list[dict[str, Any]]:
+        """Messages in the DLQs (left in place), with the reason their last attempt failed."""
+        sqs = self.clients.sqs
+        out = []
+        for wiring in self._queue_functions(function):
+            if not wiring.dlq_url:
+                continue
+            messages = self._drain(wiring.dlq_url)
+            for m in messages:
+                failure = self.journal.failure_reason(m["MessageId"])
+                out.append(
+                    {
+                        "function": wiring.qualified_name,
+                        "dlq": wiring.dlq_url.rsplit("/", 1)[-1],
+                        "message_id": m["MessageId"],
+                        "sent": int(m["Attributes"].get("SentTimestamp", 0)) / 1000,
+                        "receive_count": failure.receive_count if failure else None,
+                        "reason": failure.reason if failure else "(no failure recorded by this runtime)",
+                        "body": m["Body"],
+                    }
+                )
+            for start in range(0, len(messages), 10):
+                chunk = messages[start : start + 10]
+                sqs.change_message_visibility_batch(
+                    QueueUrl=wiring.dlq_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                        for i, m in enumerate(chunk)
+                    ],
+                )
+        return out
+
+    def redrive(self, function: str | None = None) -> dict[str, int]:
+        """Move every DLQ message back to its source queue (like SQS's DLQ redrive)."""
+        sqs = self.clients.sqs
+        moved: dict[str, int] = {}
+        for wiring in self._queue_functions(function):
+            if not wiring.dlq_url:
+                continue
+            messages = self._drain(wiring.dlq_url)
+            for m in messages:
+                sent = sqs.send_message(
+                    QueueUrl=wiring.queue_url,
+                    MessageBody=m["Body"],
+                    **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+                )
+                self.journal.add_redrive(m["MessageId"], sent["MessageId"])
+                sqs.delete_message(QueueUrl=wiring.dlq_url, ReceiptHandle=m["ReceiptHandle"])
+            moved[wiring.qualified_name] = len(messages)
+        return moved
+
+    def set_enabled(self, function: str, enabled: bool) -> None:
+        """Enable or disable a function's event source mapping (like `aws lambda update-event-source-mapping`)."""
+        name = self.topology.function(function).qualified_name
+        for thread in self._threads:
+            if getattr(thread, "name_", None) == name:
+                thread.enabled = enabled  # type: ignore[attr-defined]
+                return
+        raise KeyError(f"{name} has no event source mapping")
+
+    def set_faults(self, **changes: Any) -> Faults:
+        current = self.faults.to_dict()
+        current.update({k: v for k, v in changes.items() if v is not None})
+        self.faults = Faults(**current)
+        return self.faults
+
+
+def envelope(
+    data: dict[str, Any],
+    *,
+    producer: str,
+    event_version: int = 1,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    region: str = "eu-west-1",
+) -> dict[str, Any]:
+    """The `detail` the architecture prescribes: {"metadata": {...}, "data": {...}} (for CLI, demo, tests)."""
+    event_id = str(uuid.uuid4())
+    return {
+        "metadata": {
+            "event_id": event_id,
+            "event_version": event_version,
+            "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "correlation_id": correlation_id or event_id,
+            "causation_id": causation_id,
+            "producer": producer,
+            "region": region,
+            "data_residency": mf.region_family(region),
+        },
+        "data": data,
+    }

@@ -1,0 +1,391 @@
+"""Event source mappings: poll SQS queues and DynamoDB streams like Lambda does, run schedules.
+
+SQS (eventbridge, sns and s3 triggers): receive up to `batch_size` messages, waiting at most
+`batching_window_seconds` to fill the batch; invoke; with ReportBatchItemFailures semantics
+delete only the records that succeeded. Failed records stay in the queue and become visible
+again after the visibility timeout (or after `retry_after` seconds when that local switch is
+set); SQS's redrive policy moves a record to the DLQ after `max_receive_count` receives.
+
+DynamoDB streams: read each shard in order; a failed batch is retried from the first failed
+record (ReportBatchItemFailures) up to `maximum_retry_attempts`, blocking the shard meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from devtools.local import events
+from devtools.local.journal import RecordOutcome
+
+if TYPE_CHECKING:
+    from devtools.local.functions import FunctionHost, Invocation
+    from devtools.local.provision import FunctionWiring
+    from devtools.local.runtime import Runtime
+
+log = logging.getLogger("devtools.local")
+
+
+@dataclass
+class Faults:
+    """Fault injection switches (all off by default). `functions` limits them to some functions."""
+
+    duplicate_rate: float = 0.0  # share of successfully processed SQS records delivered once more
+    failure_rate: float = 0.0  # share of invocations that fail before the handler runs
+    latency_ms: float = 0.0  # added before every handler call (counts against the timeout)
+    functions: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def applies(self, function: str) -> bool:
+        return not self.functions or function in self.functions
+
+    def roll(self, rate: float) -> bool:
+        return rate > 0 and self._random.random() < rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "duplicate_rate": self.duplicate_rate,
+            "failure_rate": self.failure_rate,
+            "latency_ms": self.latency_ms,
+            "functions": self.functions,
+            "seed": self.seed,
+        }
+
+
+def batch_failures(result: Any, record_ids: list[str]) -> set[str] | None:
+    """Record ids a partial batch response reports as failed; None means "the whole batch failed".
+
+    AWS: an empty/null response or list is full success; an itemIdentifier that is missing,
+    empty or not in the batch makes the whole batch fail.
+    """
+    if not isinstance(result, dict) or result.get("batchItemFailures") is None:
+        return set()
+    items = result["batchItemFailures"]
+    if not isinstance(items, list):
+        return None
+    failed = set()
+    for item in items:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not ident or ident not in record_ids:
+            return None
+        failed.add(ident)
+    return failed
+
+
+def failure_reason(invocation: Invocation, record_id: str) -> str:
+    """Why one record failed: the handler's error, Powertools' exception, or a log line naming it."""
+    if not invocation.ok:
+        return invocation.error_text
+    if record_id in invocation.reasons:
+        return invocation.reasons[record_id]
+    for line in reversed(invocation.log):
+        if record_id in line:
+            with contextlib.suppress(ValueError, AttributeError):
+                data = json.loads(line)
+                for key in ("reason", "error", "message"):
+                    if data.get(key) and data[key] != record_id:
+                        return str(data[key])
+            return line.strip()[:500]
+    return "reported in batchItemFailures (the handler logged no reason)"
+
+
+class _Source(threading.Thread):
+    def __init__(self, runtime: Runtime, wiring: FunctionWiring, host: FunctionHost) -> None:
+        super().__init__(name=f"source-{wiring.qualified_name}", daemon=True)
+        self.runtime = runtime
+        self.wiring = wiring
+        self.host = host
+        self.trigger = wiring.function.trigger
+        self.name_ = wiring.qualified_name
+        self.enabled = True  # an event source mapping's Enabled flag
+
+    @property
+    def stopping(self) -> bool:
+        return self.runtime.stopping.is_set()
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        faults = self.runtime.faults
+        applies = faults.applies(self.name_)
+        return self.host.invoke(
+            event,
+            latency_ms=faults.latency_ms if applies else 0,
+            inject_failure=applies and faults.roll(faults.failure_rate),
+        )
+
+    def run(self) -> None:
+        while not self.stopping:
+            if not self.enabled:
+                self.runtime.stopping.wait(0.05)
+                continue
+            try:
+                self.poll_once()
+            except Exception as exc:
+                if self.stopping:
+                    return
+                log.warning("%s: poller error: %s", self.name_, exc)
+                self.runtime.stopping.wait(1)
+
+    def poll_once(self) -> None:
+        raise NotImplementedError
+
+
+class SqsSource(_Source):
+    def __init__(self, runtime: Runtime, wiring: FunctionWiring, host: FunctionHost) -> None:
+        super().__init__(runtime, wiring, host)
+        self.sqs = runtime.client("sqs")
+        self._duplicates: list[dict[str, Any]] = []
+
+    def _receive(self) -> list[dict[str, Any]]:
+        batch_size = self.trigger.batch_size
+        window = self.trigger.batching_window_seconds
+        messages: list[dict[str, Any]] = []
+        deadline: float | None = None
+        while len(messages) < batch_size and not self.stopping:
+            if deadline is None:
+                wait = self.runtime.config.poll_wait_seconds
+            else:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    break
+                wait = int(remaining)  # SQS takes whole seconds
+            got = self.sqs.receive_message(
+                QueueUrl=self.wiring.queue_url,
+                MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                if deadline is None:
+                    return messages
+                if wait == 0:
+                    time.sleep(0.02)
+                continue
+            messages.extend(got)
+            if deadline is None:
+                if window == 0:
+                    break
+                deadline = time.time() + window
+        return messages
+
+    def poll_once(self) -> None:
+        if self._duplicates:
+            batch, self._duplicates = (
+                self._duplicates[: self.trigger.batch_size],
+                self._duplicates[self.trigger.batch_size :],
+            )
+            self._process(batch, duplicate=True)
+            return
+        messages = self._receive()
+        if messages and not self.enabled:  # disabled while polling: give the messages back untouched
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.wiring.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages)
+                ],
+            )
+            return
+        if messages:
+            region = self.runtime.config.region
+            self._process([events.sqs_record(m, self.wiring.queue_arn or "", region) for m in messages])
+
+    def _process(self, records: list[dict[str, Any]], duplicate: bool = False) -> None:
+        ids = [r["messageId"] for r in records]
+        invocation = self.invoke({"Records": records})
+        failed: set[str] | None = set(ids) if not invocation.ok else batch_failures(invocation.result, ids)
+        whole_batch = failed is None
+        if failed is None:
+            failed = set(ids)
+        outcomes = []
+        for rec in records:
+            sent = int(rec["attributes"].get("SentTimestamp", 0)) / 1000
+            reason = ""
+            if rec["messageId"] in failed:
+                reason = failure_reason(invocation, rec["messageId"])
+                if whole_batch and invocation.ok:
+                    reason = f"invalid batchItemFailures response (whole batch failed): {reason}"
+            outcomes.append(
+                RecordOutcome(
+                    id=rec["messageId"],
+                    keys=events.record_keys(rec),
+                    ok=rec["messageId"] not in failed,
+                    reason=reason,
+                    queued_ms=round((invocation.started - sent) * 1000, 1) if sent and not duplicate else None,
+                    receive_count=int(rec["attributes"].get("ApproximateReceiveCount", 1)),
+                )
+            )
+        note = "duplicate delivery (fault injection)" if duplicate else ""
+        self.runtime.journal.add_invocation(self.name_, self.trigger.type, invocation, outcomes, note)
+        if duplicate:
+            return  # already deleted once: the receipt handles are stale
+        done = [r for r in records if r["messageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.wiring.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+        retry_after = self.runtime.config.retry_after
+        retry = [r for r in records if r["messageId"] in failed]
+        if retry_after is not None and retry:
+            for start in range(0, len(retry), 10):
+                chunk = retry[start : start + 10]
+                self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.wiring.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": r["receiptHandle"], "VisibilityTimeout": int(retry_after)}
+                        for i, r in enumerate(chunk)
+                    ],
+                )
+        faults = self.runtime.faults
+        if faults.duplicate_rate and faults.applies(self.name_):
+            for rec in done:
+                if faults.roll(faults.duplicate_rate):
+                    copy = json.loads(json.dumps(rec))
+                    count = int(copy["attributes"].get("ApproximateReceiveCount", "1")) + 1
+                    copy["attributes"]["ApproximateReceiveCount"] = str(count)
+                    self._duplicates.append(copy)
+
+
+class StreamSource(_Source):
+    """DynamoDB stream -> function, one shard after the other (moto keeps one shard per table)."""
+
+    def __init__(self, runtime: Runtime, wiring: FunctionWiring, host: FunctionHost) -> None:
+        super().__init__(runtime, wiring, host)
+        self.streams = runtime.client("dynamodbstreams")
+        self._iterators: dict[str, str] = {}
+
+    def _ensure_iterators(self) -> None:
+        if self._iterators:
+            return
+        position = self.trigger.raw.get("starting_position", "TRIM_HORIZON")
+        desc = self.streams.describe_stream(StreamArn=self.wiring.stream_arn)["StreamDescription"]
+        for shard in desc["Shards"]:
+            self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                StreamArn=self.wiring.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=position
+            )["ShardIterator"]
+
+    def poll_once(self) -> None:
+        self._ensure_iterators()
+        got_any = False
+        for shard, iterator in list(self._iterators.items()):
+            resp = self.streams.get_records(ShardIterator=iterator, Limit=self.trigger.batch_size)
+            self._iterators[shard] = resp.get("NextShardIterator") or iterator
+            raw = resp.get("Records", [])
+            if raw:
+                got_any = True
+                region = self.runtime.config.region
+                self._process([events.dynamodb_stream_record(r, self.wiring.stream_arn or "", region) for r in raw])
+        if not got_any:
+            self.runtime.stopping.wait(0.25)  # Lambda polls a shard about four times a second
+
+    def _process(self, batch: list[dict[str, Any]]) -> None:
+        max_retries = int(self.trigger.raw.get("maximum_retry_attempts", -1))
+        attempts = 0
+        while batch and not self.stopping:
+            seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            invocation = self.invoke({"Records": batch})
+            failed = set(seqs) if not invocation.ok else batch_failures(invocation.result, seqs)
+            if failed is None:
+                failed = set(seqs)
+            first = min((seqs.index(s) for s in failed), default=None)
+            outcomes = []
+            for i, rec in enumerate(batch):
+                created = rec["dynamodb"].get("ApproximateCreationDateTime")
+                ok = first is None or i < first
+                outcomes.append(
+                    RecordOutcome(
+                        id=seqs[i],
+                        keys=events.record_keys(rec),
+                        ok=ok,
+                        reason="" if ok else failure_reason(invocation, seqs[i]),
+                        queued_ms=round((invocation.started - created) * 1000, 1) if created else None,
+                        receive_count=attempts + 1,
+                    )
+                )
+            self.runtime.journal.add_invocation(self.name_, "dynamodb_stream", invocation, outcomes)
+            if first is None:
+                return
+            attempts += 1
+            if 0 <= max_retries < attempts:
+                log.warning(
+                    "%s: dropping %d stream records after %d retries", self.name_, len(batch) - first, max_retries
+                )
+                return
+            batch = batch[first:]
+            self.runtime.stopping.wait(self.runtime.config.retry_after or 1.0)
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+
+
+def schedule_period(expression: str) -> float | None:
+    """Seconds between runs of a rate() expression; None for cron() (not evaluated locally)."""
+    match = _RATE.fullmatch(expression)
+    if not match:
+        return None
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
+
+
+class ScheduleSource(_Source):
+    def run(self) -> None:
+        period = schedule_period(self.trigger.raw["expression"])
+        if period is None:
+            return  # cron(): invoke it by hand (`invoke`)
+        rule_arn = self.runtime.deployment.arn("events", f"rule/{self.wiring.physical_name}")
+        while not self.runtime.stopping.wait(period):
+            config = self.runtime.config
+            event = events.scheduled_event(rule_arn, config.account_id, config.region)
+            invocation = self.invoke(event)
+            self.runtime.journal.add_invocation(
+                self.name_,
+                "schedule",
+                invocation,
+                [RecordOutcome(event["id"], [event["id"]], invocation.ok, invocation.error_text)],
+            )
+
+
+class TapDrain(threading.Thread):
+    """Drains the runtime's tap queue: when each event reached the bus (for `trace`)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(name="tap", daemon=True)
+        self.runtime = runtime
+        self.sqs = runtime.client("sqs")
+
+    def run(self) -> None:
+        url = self.runtime.topology.tap_queue_url
+        while not self.runtime.stopping.is_set():
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=self.runtime.config.poll_wait_seconds,
+                    AttributeNames=["SentTimestamp"],
+                ).get("Messages", [])
+                for m in messages:
+                    self.runtime.journal.add_publish(
+                        json.loads(m["Body"]), int(m["Attributes"]["SentTimestamp"]) / 1000
+                    )
+                if messages:
+                    self.sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                    )
+            except Exception as exc:
+                if self.runtime.stopping.is_set():
+                    return
+                log.warning("tap: %s", exc)
+                self.runtime.stopping.wait(1)
