@@ -9,7 +9,10 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
   a JSONPath template on every delivery (slow). Without an InputTransformer AWS delivers the
   event as is, so we serialise the event dict directly, with AWS's field order.
 - S3 event notifications: moto URL-encodes the object key with quote_plus, turning "in/a b.txt"
-  into "in%2Fa+b.txt"; S3 keeps the slashes ("in/a+b.txt").
+  into "in%2Fa+b.txt"; S3 keeps the slashes ("in/a+b.txt"). moto also leaves out the object's
+  `versionId` (S3 sends it for versioned buckets) and the `sequencer`.
+
+`apply_patches()` is also used in-process by the test kit (devtools.testing); it is idempotent.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Any
 _AWS_EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 
 
+_patched = False
+
+
 def apply_patches() -> None:
+    global _patched  # noqa: PLW0603 - patch once per process
+    if _patched:
+        return
+    _patched = True
     from moto.events import utils
 
     original = utils.EventTemplateParser.parse
@@ -42,6 +52,19 @@ def apply_patches() -> None:
     from moto.s3 import notifications
 
     notifications.quote_plus = lambda text, safe="/", **kw: quote_plus(text, safe=safe, **kw)
+
+    original_event = notifications._get_s3_event
+
+    def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original_event(event_name, bucket, key, notification_id)
+        obj = event["Records"][0]["s3"]["object"]
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            obj["versionId"] = version
+        obj["sequencer"] = f"{int(key.last_modified.timestamp() * 1_000_000):016X}"
+        return event
+
+    notifications._get_s3_event = s3_event
 
 
 def main(argv: list[str] | None = None) -> None:

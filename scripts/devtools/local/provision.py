@@ -129,6 +129,10 @@ class Provisioner:
                 self.c.s3.create_bucket(
                     Bucket=d.bucket(ref), CreateBucketConfiguration={"LocationConstraint": d.region}
                 )
+                # Versioned, as Terraform makes them: notifications then carry a versionId.
+                self.c.s3.put_bucket_versioning(
+                    Bucket=d.bucket(ref), VersioningConfiguration={"Status": "Enabled"}
+                )
             for name in svc.topics:
                 ref = mf.Ref(svc.name, name)
                 topics[str(ref)] = self.c.sns.create_topic(Name=mf.topic_name(env, svc.name, name))["TopicArn"]

@@ -36,7 +36,7 @@ def call(module, event):
 
 
 def test_a_signed_github_push_is_published_once_even_when_github_retries(aws):
-    receive = aws.load_handler("receive")
+    receive = aws.load_handler("webhooks.receive")
     status, body = call(receive, github_request(PUSH))
     assert status == 202
     published = aws.published()
@@ -59,7 +59,7 @@ def test_a_signed_github_push_is_published_once_even_when_github_retries(aws):
 
 
 def test_a_bad_signature_is_401_with_the_reason_and_publishes_nothing(aws):
-    receive = aws.load_handler("receive")
+    receive = aws.load_handler("webhooks.receive")
     status, body = call(receive, github_request(PUSH, secret="not-the-secret"))
     assert status == 401
     assert body["message"] == "signature does not match the body"
@@ -70,7 +70,7 @@ def test_a_bad_signature_is_401_with_the_reason_and_publishes_nothing(aws):
 
 
 def test_a_signed_but_unreadable_request_is_400_with_the_reason(aws):
-    receive = aws.load_handler("receive")
+    receive = aws.load_handler("webhooks.receive")
     body = b"not json"
     headers = {
         "X-GitHub-Event": "push",
@@ -93,7 +93,7 @@ def _slack(body: bytes, content_type: str, ts: int | None = None, secret=SLACK_S
 
 
 def test_slack_handshake_slash_command_and_replay_window(aws):
-    receive = aws.load_handler("receive")
+    receive = aws.load_handler("webhooks.receive")
     challenge = json.dumps({"type": "url_verification", "challenge": "abc123"}).encode()
     assert call(receive, _slack(challenge, "application/json")) == (200, {"challenge": "abc123"})
 
@@ -109,7 +109,7 @@ def test_slack_handshake_slash_command_and_replay_window(aws):
 
 
 def test_unknown_routes_are_404(aws):
-    receive = aws.load_handler("receive")
+    receive = aws.load_handler("webhooks.receive")
     status, _ = call(receive, api_gateway_http("POST", "/webhooks/gitlab", body="{}"))
     assert status == 404
 
@@ -118,11 +118,11 @@ def test_unknown_routes_are_404(aws):
 
 
 def _deliveries() -> list[dict]:
-    return boto3.resource("dynamodb").Table("test-webhooks-deliveries").scan()["Items"]
+    return boto3.resource("dynamodb", region_name="eu-west-1").Table("test-webhooks-deliveries").scan()["Items"]
 
 
 def _published_events(aws, n: int) -> list[dict]:
-    receive = aws.load_handler("receive")
+    receive = aws.load_handler("webhooks.receive")
     for i in range(n):
         call(receive, github_request(PUSH, delivery=f"delivery-{i}"))
     return aws.published()
@@ -130,7 +130,7 @@ def _published_events(aws, n: int) -> list[dict]:
 
 def test_record_delivery_stores_each_delivery_once_under_duplicates_and_reordering(aws):
     events = _published_events(aws, 3)
-    record = aws.load_handler("record_delivery")
+    record = aws.load_handler("webhooks.record_delivery")
     ctx = LambdaContext(function_name="test-webhooks-record-delivery")
     batch = sqs_event(*(sqs_record(e) for e in events))
     assert record.handler(batch, ctx) == {"batchItemFailures": []}
@@ -148,7 +148,7 @@ def test_a_schema_invalid_record_fails_alone_and_its_reason_is_logged(aws, caplo
     bad = json.loads(json.dumps(good[0]))
     bad["detail"]["data"]["provider"] = "gitlab"
     bad_record = sqs_record(bad)
-    record = aws.load_handler("record_delivery")
+    record = aws.load_handler("webhooks.record_delivery")
     batch = sqs_event(sqs_record(good[0]), bad_record, sqs_record(good[1]))
     response = record.handler(batch, LambdaContext(function_name="test-webhooks-record-delivery"))
     assert response == {"batchItemFailures": [{"itemIdentifier": bad_record["messageId"]}]}
