@@ -32,8 +32,20 @@ _state = threading.local()
 
 
 def _max_rss_mb() -> float:
-    # ru_maxrss is KiB on Linux
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """Peak resident memory of this process, in MB.
+
+    VmHWM is reset by exec; ru_maxrss is not (Linux carries the parent's high-water mark
+    across fork and exec), so a worker started by a large parent (a pytest process full of
+    moto) would report the parent's peak and be killed for memory it never used.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)  # kB
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 class _Tee:
