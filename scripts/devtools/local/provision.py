@@ -130,9 +130,7 @@ class Provisioner:
                     Bucket=d.bucket(ref), CreateBucketConfiguration={"LocationConstraint": d.region}
                 )
                 # Versioned, as Terraform makes them: notifications then carry a versionId.
-                self.c.s3.put_bucket_versioning(
-                    Bucket=d.bucket(ref), VersioningConfiguration={"Status": "Enabled"}
-                )
+                self.c.s3.put_bucket_versioning(Bucket=d.bucket(ref), VersioningConfiguration={"Status": "Enabled"})
             for name in svc.topics:
                 ref = mf.Ref(svc.name, name)
                 topics[str(ref)] = self.c.sns.create_topic(Name=mf.topic_name(env, svc.name, name))["TopicArn"]
