@@ -3,4 +3,4 @@
 Add one line per module (orders, payments, ...). Keep the modules light: models only.
 """
 
-from shared.events import thumbnails, webhooks  # noqa: F401
+from shared.events import inventory, orders, payments, shipping, thumbnails, webhooks  # noqa: F401

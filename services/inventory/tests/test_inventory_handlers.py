@@ -1,0 +1,351 @@
+"""The handlers on moto, fed events exactly as API Gateway and EventBridge -> SQS deliver them:
+reservations, releases, duplicates, reordering, failures mid-batch, listings and the HTTP API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from devtools.aws_events import sqs_record
+
+RATES = {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}
+
+
+def seed(aws, ev, *skus: tuple[str, int, int]):
+    """Rates and stock through the operations API, as the demo does; drains what it published."""
+    api = aws.load_handler("api")
+    assert (
+        ev.http(api, "PUT", "/rates/EUR", {"rates": RATES}, route="PUT /rates/{base}", params={"base": "EUR"})[0] == 200
+    )
+    for sku, quantity, threshold in skus:
+        body = {
+            "name": f"Product {sku}",
+            "quantity": quantity,
+            "base_price": {"amount": "19.99", "currency": "EUR"},
+            "low_stock_threshold": threshold,
+        }
+        status, _ = ev.http(api, "PUT", f"/inventory/{sku}", body, route="PUT /inventory/{sku}", params={"sku": sku})
+        assert status == 201
+    return aws.published()
+
+
+def level(aws, sku):
+    item = aws.stock(sku)
+    return int(item["available"]), int(item["reserved"]), int(item["version"])
+
+
+def kinds(published):
+    return [e["detail-type"] for e in published]
+
+
+def test_an_order_is_reserved_all_at_once_with_level_and_low_stock_events(aws, ev):
+    seed(aws, ev, ("MUG-1", 10, 3), ("TEE-2", 5, 0))
+    reservations = aws.load_handler("reservations")
+    placed = ev.order_placed("ord_00000001", [("MUG-1", 5), ("TEE-2", 1), ("MUG-1", 3)])
+    assert ev.deliver(reservations, placed) == {"batchItemFailures": []}
+
+    published = aws.published()
+    assert kinds(published) == ["StockReserved", "InventoryLevelChanged", "LowStockDetected", "InventoryLevelChanged"]
+    reserved = published[0]["detail"]
+    assert reserved["data"] == {
+        "order_id": "ord_00000001",
+        "lines": [{"sku": "MUG-1", "quantity": 8}, {"sku": "TEE-2", "quantity": 1}],
+    }
+    order_event_id = placed["detail"]["metadata"]["event_id"]
+    assert {e["detail"]["metadata"]["causation_id"] for e in published} == {order_event_id}
+    assert {e["detail"]["metadata"]["correlation_id"] for e in published} == {order_event_id}
+    mug = published[1]["detail"]["data"]
+    assert (mug["sku"], mug["available"], mug["reserved"], mug["change"], mug["stock_version"]) == (
+        "MUG-1",
+        2,
+        8,
+        -8,
+        2,
+    )
+    assert published[2]["detail"]["data"] == {"sku": "MUG-1", "available": 2, "threshold": 3}
+    assert level(aws, "MUG-1") == (2, 8, 2)
+    assert level(aws, "TEE-2") == (4, 1, 2)
+    assert aws.reservation("ord_00000001")["state"] == "reserved"
+
+
+def test_a_duplicate_order_placed_reserves_nothing_more_and_publishes_nothing(aws, ev):
+    seed(aws, ev, ("MUG-1", 10, 0))
+    reservations = aws.load_handler("reservations")
+    placed = ev.order_placed("ord_00000002", [("MUG-1", 4)])
+    ev.deliver(reservations, placed)
+    assert len(aws.published()) == 2
+    # the same message again, then the same order under another event id (a second relay run)
+    assert ev.deliver(reservations, placed, placed) == {"batchItemFailures": []}
+    assert ev.deliver(reservations, ev.order_placed("ord_00000002", [("MUG-1", 4)])) == {"batchItemFailures": []}
+    assert aws.published() == []
+    assert level(aws, "MUG-1") == (6, 4, 2)
+
+
+def test_insufficient_stock_fails_the_whole_order_and_keeps_that_answer(aws, ev):
+    seed(aws, ev, ("MUG-1", 10, 0), ("TEE-2", 1, 0))
+    reservations = aws.load_handler("reservations")
+    placed = ev.order_placed("ord_00000003", [("MUG-1", 2), ("TEE-2", 3), ("NOPE-9", 1)])
+    ev.deliver(reservations, placed)
+    [failed] = aws.published()
+    assert failed["detail-type"] == "StockReservationFailed"
+    assert failed["detail"]["data"]["shortages"] == [
+        {"sku": "NOPE-9", "requested": 1, "available": 0},
+        {"sku": "TEE-2", "requested": 3, "available": 1},
+    ]
+    assert level(aws, "MUG-1") == (10, 0, 1)  # all or nothing: MUG-1 untouched
+    assert aws.reservation("ord_00000003")["state"] == "failed"
+
+    # stock arrives, then the order is redelivered: the answer stays "failed", nothing new goes out
+    api = aws.load_handler("api")
+    body = {"name": "Tee", "quantity": 50, "base_price": {"amount": "9.00", "currency": "EUR"}}
+    assert (
+        ev.http(api, "PUT", "/inventory/TEE-2", body, route="PUT /inventory/{sku}", params={"sku": "TEE-2"})[0] == 200
+    )
+    aws.published()
+    reservations = aws.load_handler("reservations")
+    ev.deliver(reservations, placed)
+    assert aws.published() == []
+    assert level(aws, "TEE-2")[:2] == (50, 0)
+
+
+def test_a_crash_between_write_and_publish_republishes_the_same_event_ids_once(aws, ev, monkeypatch):
+    seed(aws, ev, ("MUG-1", 10, 0))
+    reservations = aws.load_handler("reservations")
+    original = reservations.publisher.publish
+    monkeypatch.setattr(reservations.publisher, "publish", lambda *e: (_ for _ in ()).throw(RuntimeError("crash")))
+    placed = ev.order_placed("ord_00000004", [("MUG-1", 1)])
+    record = sqs_record(placed)
+    assert ev.deliver(reservations, records=[record]) == {
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]}]
+    }
+    assert aws.published() == []
+    stored = aws.reservation("ord_00000004")
+    assert stored["outbox_published"] is False
+    stored_ids = [__import__("json").loads(e["detail"])["metadata"]["event_id"] for e in stored["outbox"]]
+
+    monkeypatch.setattr(reservations.publisher, "publish", original)
+    retry = sqs_record(placed, message_id=record["messageId"], receive_count=2)
+    assert ev.deliver(reservations, records=[retry]) == {"batchItemFailures": []}
+    published = aws.published()
+    assert [e["detail"]["metadata"]["event_id"] for e in published] == stored_ids
+    assert kinds(published) == ["StockReserved", "InventoryLevelChanged"]
+    assert level(aws, "MUG-1") == (9, 1, 2)  # reserved once
+    ev.deliver(reservations, placed)
+    assert aws.published() == []
+
+
+def test_a_failure_mid_batch_fails_only_that_record_and_its_retry_converges(aws, ev, monkeypatch):
+    seed(aws, ev, ("MUG-1", 10, 0))
+    reservations = aws.load_handler("reservations")
+    original = reservations.store.reserve
+    failed_once = []
+
+    def flaky(order_id, *args, **kwargs):
+        if order_id == "ord_00000006" and not failed_once:
+            failed_once.append(order_id)
+            raise ConnectionError("DynamoDB endpoint unreachable")
+        return original(order_id, *args, **kwargs)
+
+    monkeypatch.setattr(reservations.store, "reserve", flaky)
+    records = [sqs_record(ev.order_placed(f"ord_0000000{i}", [("MUG-1", 2)])) for i in (5, 6, 7)]
+    response = ev.deliver(reservations, records=records)
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+    assert level(aws, "MUG-1") == (6, 4, 3)
+    # SQS redelivers the failed record (and, at least once, a record that had succeeded)
+    ev.deliver(reservations, records=[records[1], records[0]])
+    assert level(aws, "MUG-1") == (4, 6, 4)
+    published = aws.published()
+    assert kinds(published).count("StockReserved") == 3
+    assert len({e["detail"]["metadata"]["event_id"] for e in published}) == len(published)
+
+
+def test_payment_failed_releases_the_stock_once(aws, ev):
+    seed(aws, ev, ("MUG-1", 10, 0))
+    reservations = aws.load_handler("reservations")
+    ev.deliver(reservations, ev.order_placed("ord_00000008", [("MUG-1", 3)]))
+    aws.published()
+    failed = ev.payment_failed("ord_00000008")
+    assert ev.deliver(reservations, failed, failed) == {"batchItemFailures": []}
+    published = aws.published()
+    assert kinds(published) == ["StockReleased", "InventoryLevelChanged"]
+    assert published[0]["detail"]["data"] == {
+        "order_id": "ord_00000008",
+        "lines": [{"sku": "MUG-1", "quantity": 3}],
+        "reason": "payment_failed",
+    }
+    assert published[1]["detail"]["data"]["available"] == 10
+    assert level(aws, "MUG-1") == (10, 0, 3)
+    # the order is then cancelled too: nothing is released twice
+    ev.deliver(reservations, ev.order_cancelled("ord_00000008"))
+    assert aws.published() == []
+    assert level(aws, "MUG-1") == (10, 0, 3)
+    assert aws.reservation("ord_00000008")["release_reason"] == "payment_failed"
+
+
+def test_a_cancellation_before_the_order_placed_leaves_a_tombstone_and_reserves_nothing(aws, ev):
+    seed(aws, ev, ("MUG-1", 10, 0))
+    reservations = aws.load_handler("reservations")
+    assert ev.deliver(reservations, ev.order_cancelled("ord_00000009")) == {"batchItemFailures": []}
+    assert aws.reservation("ord_00000009")["state"] == "tombstone"
+    assert ev.deliver(reservations, ev.order_placed("ord_00000009", [("MUG-1", 3)])) == {"batchItemFailures": []}
+    assert aws.published() == []
+    assert level(aws, "MUG-1") == (10, 0, 1)
+
+
+# --------------------------------------------------------------------------- listings
+
+
+def test_listings_follow_levels_in_every_market_and_ignore_stale_or_repeated_ones(aws, ev):
+    seeded = seed(aws, ev, ("MUG-1", 10, 8))
+    listings = aws.load_handler("listings")
+    assert ev.deliver(listings, *seeded) == {"batchItemFailures": []}
+    prices = {
+        m: aws.table("listings").get_item(Key={"market": m, "sku": "MUG-1"})["Item"] for m in ("eu", "us", "uk", "jp")
+    }
+    assert {m: (i["price"]["amount"], i["price"]["currency"]) for m, i in prices.items()} == {
+        "eu": ("19.99", "EUR"),
+        "us": ("21.69", "USD"),
+        "uk": ("16.99", "GBP"),
+        "jp": ("3222", "JPY"),
+    }
+    assert {i["availability"] for i in prices.values()} == {"in_stock"}
+
+    reservations = aws.load_handler("reservations")
+    ev.deliver(reservations, ev.order_placed("ord_00000010", [("MUG-1", 1)]))  # v2: 9 left
+    ev.deliver(reservations, ev.order_placed("ord_00000011", [("MUG-1", 2)]))  # v3: 7 left, low
+    levels = [e for e in aws.published() if e["detail-type"] == "InventoryLevelChanged"]
+    v2, v3 = levels
+    listings = aws.load_handler("listings")
+    ev.deliver(listings, v3, v2)  # reordered within the batch
+    ev.deliver(listings, v2, v3)  # and duplicated
+    eu = aws.table("listings").get_item(Key={"market": "eu", "sku": "MUG-1"})["Item"]
+    assert (eu["stock_version"], eu["available"], eu["availability"]) == (3, 7, "low_stock")
+
+    api = aws.load_handler("api")
+    status, body = ev.http(
+        api, "GET", "/listings/jp/MUG-1", route="GET /listings/{market}/{sku}", params={"market": "jp", "sku": "MUG-1"}
+    )
+    assert status == 200
+    assert (body["price"], body["availability"], body["stock_version"]) == (
+        {"amount": "3222", "currency": "JPY"},
+        "low_stock",
+        3,
+    )
+
+
+def test_a_failing_listing_write_is_retried_and_converges(aws, ev, monkeypatch):
+    seeded = seed(aws, ev, ("MUG-1", 10, 0), ("TEE-2", 5, 0))
+    listings = aws.load_handler("listings")
+    original = listings.store.put_listing
+    calls = []
+
+    def flaky(listing):
+        calls.append(listing.market)
+        if listing.sku == "TEE-2" and listing.market == "uk" and calls.count("uk") == 2:
+            raise ConnectionError("throttled")
+        return original(listing)
+
+    monkeypatch.setattr(listings.store, "put_listing", flaky)
+    records = [sqs_record(e) for e in seeded]
+    assert ev.deliver(listings, records=records) == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+    assert ev.deliver(listings, records=records) == {"batchItemFailures": []}
+    items = aws.table("listings").scan()["Items"]
+    assert sorted((i["market"], i["sku"]) for i in items) == sorted(
+        (m, s) for m in ("eu", "us", "uk", "jp") for s in ("MUG-1", "TEE-2")
+    )
+
+
+# --------------------------------------------------------------------------- HTTP API
+
+
+def put(ev, api, sku, body):
+    return ev.http(api, "PUT", f"/inventory/{sku}", body, route="PUT /inventory/{sku}", params={"sku": sku})
+
+
+def test_put_stock_is_idempotent_by_state_and_publishes_only_changes(aws, ev):
+    seed(aws, ev)
+    api = aws.load_handler("api")
+    body = {
+        "name": "Mug",
+        "quantity": 4,
+        "base_price": {"amount": "12.50", "currency": "EUR"},
+        "low_stock_threshold": 5,
+    }
+    status, view = put(ev, api, "MUG-1", body)
+    assert status == 201
+    assert view | {"updated_at": None} == {
+        "sku": "MUG-1",
+        "name": "Mug",
+        "base_price": {"amount": "12.50", "currency": "EUR"},
+        "available": 4,
+        "reserved": 0,
+        "low_stock_threshold": 5,
+        "availability": "low_stock",
+        "version": 1,
+        "updated_at": None,
+    }
+    assert kinds(aws.published()) == ["InventoryLevelChanged", "LowStockDetected"]
+    assert put(ev, api, "MUG-1", body)[0] == 200
+    assert aws.published() == []
+    status, view = put(ev, api, "MUG-1", body | {"base_price": {"amount": "13.00", "currency": "EUR"}})
+    assert (status, view["version"]) == (200, 2)
+    [changed] = aws.published()
+    assert (changed["detail"]["data"]["change"], changed["detail"]["data"]["reason"]) == (0, "restocked")
+    assert (
+        ev.http(api, "GET", "/inventory/MUG-1", route="GET /inventory/{sku}", params={"sku": "MUG-1"})[1]["version"]
+        == 2
+    )
+
+
+def test_put_stock_refuses_bad_input_with_a_reason_per_field(aws, ev):
+    seed(aws, ev)
+    api = aws.load_handler("api")
+    status, body = put(
+        ev, api, "MUG-1", {"name": "", "quantity": "5", "base_price": {"amount": 19.99, "currency": "EUR"}}
+    )
+    assert status == 400
+    fields = {e["field"] for e in body["errors"]}
+    assert fields == {"name", "quantity", "base_price.amount"}
+    assert "floats are not money" in next(e["reason"] for e in body["errors"] if e["field"] == "base_price.amount")
+    assert put(ev, api, "mug", {"name": "x", "quantity": 1, "base_price": {"amount": "1", "currency": "EUR"}})[0] == 400
+    status, body = put(
+        ev, api, "MUG-1", {"name": "x", "quantity": 1, "base_price": {"amount": "1.00", "currency": "CHF"}}
+    )
+    assert (status, body["missing"]) == (422, ["EUR", "GBP", "JPY", "USD"])
+    assert ev.http(api, "GET", "/inventory/NONE-1", route="GET /inventory/{sku}", params={"sku": "NONE-1"})[0] == 404
+    assert aws.published() == []
+
+
+def test_put_stock_after_a_crash_before_publishing_publishes_the_stored_events(aws, ev, monkeypatch):
+    seed(aws, ev)
+    api = aws.load_handler("api")
+    original = api.publisher.publish
+    monkeypatch.setattr(api.publisher, "publish", lambda *e: (_ for _ in ()).throw(RuntimeError("crash")))
+    body = {"name": "Mug", "quantity": 7, "base_price": {"amount": "12.50", "currency": "EUR"}}
+    with pytest.raises(RuntimeError):
+        put(ev, api, "MUG-1", body)
+    monkeypatch.setattr(api.publisher, "publish", original)
+    assert put(ev, api, "MUG-1", body)[0] == 200  # the operator retries: same state, stored events go out
+    [changed] = aws.published()
+    assert (changed["detail"]["data"]["available"], changed["detail"]["data"]["stock_version"]) == (7, 1)
+    assert put(ev, api, "MUG-1", body)[0] == 200
+    assert aws.published() == []
+
+
+def test_rates_are_decimal_strings(aws, ev):
+    api = aws.load_handler("api")
+    status, body = ev.http(
+        api, "PUT", "/rates/EUR", {"rates": {"USD": 1.08}}, route="PUT /rates/{base}", params={"base": "EUR"}
+    )
+    assert status == 400 and body["errors"][0]["field"] == "rates.USD"
+    assert (
+        ev.http(api, "PUT", "/rates/EUR", {"rates": {"XXX": "1"}}, route="PUT /rates/{base}", params={"base": "EUR"})[0]
+        == 400
+    )
+    assert (
+        ev.http(api, "PUT", "/rates/EUR", {"rates": RATES}, route="PUT /rates/{base}", params={"base": "EUR"})[0] == 200
+    )
+    status, body = ev.http(api, "GET", "/rates", route="GET /rates")
+    assert status == 200
+    assert {(r["quote"], Decimal(r["rate"])) for r in body["rates"]} == {(q, Decimal(r)) for q, r in RATES.items()}

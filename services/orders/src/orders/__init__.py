@@ -1,0 +1,1 @@
+"""orders: event-sourced Order aggregate, HTTP API, reactions, outbox relay and order view."""

@@ -1,0 +1,239 @@
+"""HTTP API of the orders service (API Gateway HTTP API, payload v2).
+
+    POST /orders                      Idempotency-Key required; 201 with the order
+    GET  /orders/{order_id}           the read model (404 until the projection has it)
+    GET  /orders/{order_id}?as_of=T   the order as it was at T (ISO 8601), by replay from the store
+    GET  /orders/{order_id}/events    the order's history from the event store
+    POST /orders/{order_id}/cancel    409 when the order can no longer be cancelled
+
+POST /orders: the same Idempotency-Key with the same body replays the first response and
+appends nothing; with a different body it is a 422; without the header a 400. The order id
+is derived from (customer, key), so even a retry after a crash between the append and the
+idempotency record lands on the same stream and cannot create a second order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+
+from orders import adapters
+from orders.domain import InvalidTransition, Order, PricingError, RequestedLine, price_lines
+from orders.requests import CancelRequest, PlaceOrderRequest, RequestError, parse_body
+from shared.events import new_envelope
+from shared.events.commerce import Customer
+from shared.eventstore import ConcurrencyError, StreamNotFoundError, parse_time, retry_on_conflict
+from shared.idempotency import InvalidIdempotencyKeyError, http_request_key, idempotent_http_command
+from shared.observability import logger
+
+ORDER_ID = re.compile(r"^ord_[0-9a-z]{8,40}$")
+
+app = APIGatewayHttpResolver()
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body), headers=headers)
+
+
+def _order_id(order_id: str) -> str:
+    if not ORDER_ID.match(order_id):
+        raise NotFoundError(f"order {order_id} not found")
+    return order_id
+
+
+def _envelope(event):
+    return new_envelope(event, source=adapters.SOURCE, correlation_id=app.current_event.request_context.request_id)
+
+
+def _stable_order_id(customer_id: str, idempotency_key: str) -> str:
+    digest = hashlib.sha256(f"{customer_id}\n{idempotency_key}".encode()).hexdigest()
+    return "ord_" + digest[:32]
+
+
+# --------------------------------------------------------------------------- routes
+
+
+@app.post("/orders")
+def place_order() -> Response:
+    request = parse_body(PlaceOrderRequest, app.current_event.body)
+    key = http_request_key(app.current_event.raw_event)["idempotency_key"]
+    order_id = _stable_order_id(request.customer.customer_id, key)
+    lines = price_lines(
+        [RequestedLine(line.sku, line.quantity) for line in request.lines],
+        request.currency,
+        request.customer.region,
+        adapters.DynamoListings(),
+        adapters.DynamoRates(),
+    )
+    order = Order.place(
+        order_id,
+        customer=Customer(**request.customer.model_dump()),
+        currency=request.currency,
+        lines=lines,
+        shipping_address=request.shipping_address,
+        payment_method_id=request.payment_method_id,
+    )
+    try:
+        adapters.repository().save(order, [_envelope(e) for e in order.pending])
+    except ConcurrencyError:
+        # The stream exists: an earlier attempt with this key got as far as the append.
+        existing = adapters.repository().load(order_id)
+        if _request_of(existing) != request.fingerprint():
+            return _json(422, {"message": "this Idempotency-Key was already used for a different order"})
+        order = existing
+    logger.info("order placed", extra={"order_id": order_id, "lines": len(lines), "total": order.total})
+    return _json(201, order.view(), headers={"Location": f"/orders/{order_id}"})
+
+
+def _request_of(order: Order) -> dict[str, Any]:
+    return {
+        "customer": order.customer,
+        "currency": order.currency,
+        "lines": sorted((line["sku"], line["quantity"]) for line in order.lines),
+        "shipping_address": order.shipping_address,
+        "payment_method_id": order.payment_method_id,
+    }
+
+
+@app.get("/orders/<order_id>")
+def get_order(order_id: str) -> Response:
+    order_id = _order_id(order_id)
+    as_of = app.current_event.get_query_string_value("as_of")
+    if as_of is not None:
+        try:
+            moment = parse_time(as_of)
+        except ValueError as exc:
+            return _json(400, {"message": "invalid request", "errors": {"as_of": f"not an ISO 8601 time: {exc}"}})
+        try:
+            order = adapters.repository().load(order_id, as_of=moment)
+        except StreamNotFoundError:
+            raise NotFoundError(f"order {order_id} did not exist at {as_of}") from None
+        return _json(200, {**order.view(), "as_of": moment.isoformat().replace("+00:00", "Z")})
+    order = adapters.ViewTable().get(order_id)
+    if order is None:
+        raise NotFoundError(f"order {order_id} not found")
+    return _json(200, order.view())
+
+
+@app.get("/orders/<order_id>/events")
+def get_events(order_id: str) -> Response:
+    order_id = _order_id(order_id)
+    history = adapters.event_store().history(order_id)
+    if not history:
+        raise NotFoundError(f"order {order_id} not found")
+    return _json(
+        200,
+        {
+            "order_id": order_id,
+            "events": [
+                {
+                    "version": e.version,
+                    "event_id": e.event_id,
+                    "detail_type": e.detail_type,
+                    "event_version": e.event_version,
+                    "occurred_at": e.metadata.get("occurred_at"),
+                    "data": e.data,
+                }
+                for e in history
+            ],
+        },
+    )
+
+
+@app.post("/orders/<order_id>/cancel")
+def cancel_order(order_id: str) -> Response:
+    order_id = _order_id(order_id)
+    request = parse_body(CancelRequest, app.current_event.body, allow_empty=True)
+    order = _cancel(order_id, request.reason)
+    logger.info("order cancelled", extra={"order_id": order_id})
+    return _json(200, order.view())
+
+
+@retry_on_conflict(attempts=5)
+def _cancel(order_id: str, reason: str) -> Order:
+    repo = adapters.repository()
+    try:
+        order = repo.load(order_id)
+    except StreamNotFoundError:
+        raise NotFoundError(f"order {order_id} not found") from None
+    order.cancel(reason, cancelled_by="customer")
+    repo.save(order, [_envelope(e) for e in order.pending])
+    return order
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@app.exception_handler(RequestError)
+def _invalid(exc: RequestError) -> Response:
+    logger.info("request refused", extra={"errors": exc.errors})
+    return _json(400, {"message": "invalid request", "errors": exc.errors})
+
+
+@app.exception_handler(PricingError)
+def _unpriced(exc: PricingError) -> Response:
+    logger.info("order refused: cannot price", extra={"errors": exc.errors})
+    return _json(400, {"message": "invalid request", "errors": exc.errors})
+
+
+@app.exception_handler(InvalidTransition)
+def _conflict(exc: InvalidTransition) -> Response:
+    return _json(409, {"message": str(exc), "status": exc.status})
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+@idempotent_http_command
+def _place_once(event: dict, context) -> dict:
+    return app.resolve(event, context)
+
+
+@idempotent_http_command(required=False)
+def _cancel_once(event: dict, context) -> dict:
+    return app.resolve(event, context)
+
+
+def _idempotency_error(exc: Exception) -> dict:
+    from shared import idempotency
+
+    if isinstance(exc, InvalidIdempotencyKeyError):
+        status, message = 400, str(exc)
+    elif isinstance(exc, idempotency.IdempotencyValidationError):
+        status, message = 422, "this Idempotency-Key was already used with a different request body"
+    else:
+        status, message = 409, "a request with this Idempotency-Key is still in progress; retry later"
+    logger.info("idempotency refused the request", extra={"status": status, "reason": message})
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"statusCode": status, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict, context) -> dict:
+    from shared import idempotency
+
+    refusals = (
+        InvalidIdempotencyKeyError,
+        idempotency.IdempotencyValidationError,
+        idempotency.IdempotencyAlreadyInProgressError,
+    )
+    http = event.get("requestContext", {}).get("http", {})
+    method, path = http.get("method"), event.get("rawPath", "")
+    try:
+        if method == "POST" and path.rstrip("/") == "/orders":
+            return _place_once(event, context)
+        if method == "POST" and path.endswith("/cancel"):
+            return _cancel_once(event, context)
+    except refusals as exc:
+        return _idempotency_error(exc)
+    return app.resolve(event, context)

@@ -1,0 +1,40 @@
+"""Simulated carrier pick-up: ShipmentRequested -> carrier + tracking number -> ShipmentDispatched.
+
+The state change (requested -> dispatched, plus the entry on the carrier's delivery
+schedule) is one conditional transaction: ShipmentRequested twice dispatches once.
+CARRIER_TRANSIT_SECONDS is the simulated time until delivery.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from shared.batch import process_event_batch
+from shared.observability import logger
+from shared.publisher import EventPublisher
+from shipping.shipments import DISPATCHED, REQUESTED, dispatch
+from shipping.store import publish_stage, shipments_from_env
+
+shipments = shipments_from_env(in_transit=True)
+publisher = EventPublisher()
+TRANSIT = timedelta(seconds=int(os.environ.get("CARRIER_TRANSIT_SECONDS", "90")))
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def hand_over(envelope, _record) -> None:
+    order_id = envelope.data.order_id
+    shipment = shipments.get(order_id)
+    if shipment is None:  # ShipmentRequested is published after the write: should not happen
+        raise LookupError(f"{order_id}: ShipmentRequested for an unknown shipment")
+    if shipment.status == REQUESTED:
+        shipment = shipments.save_dispatch(dispatch(shipment, now=clock(), transit=TRANSIT))
+    publish_stage(shipments, publisher, shipment, DISPATCHED)
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    return process_event_batch(event, context, hand_over)

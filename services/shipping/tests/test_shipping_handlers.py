@@ -1,0 +1,175 @@
+"""The handlers on moto: SQS batches of EventBridge events and scheduled events as Lambda gets them."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devtools.aws_events import LambdaContext
+from devtools.local.events import scheduled_event
+
+
+def ctx(name: str) -> LambdaContext:
+    return LambdaContext(function_name=f"test-shipping-{name}", timeout_seconds=60)
+
+
+def tick() -> dict:
+    return scheduled_event(
+        "arn:aws:events:eu-west-1:123456789012:rule/test-shipping-carrier-deliveries", "123456789012", "eu-west-1"
+    )
+
+
+def failures(response: dict) -> int:
+    return len(response["batchItemFailures"])
+
+
+def paid_order(aws, make, order_id="ord_9z8y7x6w5v", country="DE"):
+    """OrderPlaced projected, PaymentSucceeded handled; returns (order, the published ShipmentRequested)."""
+    project, requester = aws.load_handler("project_orders"), aws.load_handler("request_shipment")
+    order = make.order_placed(order_id, country=country)
+    assert failures(project.handler(make.batch(make.bus_event(order, "orders")), ctx("project"))) == 0
+    assert (
+        failures(
+            requester.handler(make.batch(make.bus_event(make.payment_succeeded(order), "payments")), ctx("request"))
+        )
+        == 0
+    )
+    [requested] = aws.published()
+    return order, requested
+
+
+def test_paid_order_is_requested_dispatched_and_delivered_once_its_transit_time_passed(aws, make, monkeypatch):
+    order, requested = paid_order(aws, make)
+    assert (requested["source"], requested["detail-type"]) == ("shipping", "ShipmentRequested")
+    data = requested["detail"]["data"]
+    assert data["shipment_id"] == "shp_9z8y7x6w5v" and data["warehouse"] == "wh-eu"
+    assert data["lines"] == [{"sku": "MUG-BLUE", "quantity": 2}, {"sku": "TEE-M", "quantity": 1}]
+
+    handover = aws.load_handler("carrier_handover")
+    picked_up = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    monkeypatch.setattr(handover, "clock", lambda: picked_up)
+    assert failures(handover.handler(make.batch(requested), ctx("handover"))) == 0
+    [dispatched] = aws.published()
+    assert dispatched["detail-type"] == "ShipmentDispatched"
+    d = dispatched["detail"]
+    assert d["data"]["carrier"] == "DHL" and d["data"]["tracking_number"].startswith("JJD")
+    assert d["data"]["dispatched_at"] == "2026-11-27T10:00:00Z"
+    assert d["metadata"]["causation_id"] == requested["detail"]["metadata"]["event_id"]
+    assert d["metadata"]["correlation_id"] == requested["detail"]["metadata"]["correlation_id"]
+
+    deliveries = aws.load_handler("carrier_deliveries")
+    transit = timedelta(seconds=90)  # CARRIER_TRANSIT_SECONDS in the manifest
+    monkeypatch.setattr(deliveries, "clock", lambda: picked_up + transit - timedelta(seconds=1))
+    assert deliveries.handler(tick(), ctx("deliveries")) == {"delivered": 0, "failed": 0}
+    assert aws.published() == [] and aws.shipment(order.order_id)["status"] == "dispatched"
+
+    monkeypatch.setattr(deliveries, "clock", lambda: picked_up + transit + timedelta(minutes=3))
+    assert deliveries.handler(tick(), ctx("deliveries")) == {"delivered": 1, "failed": 0}
+    [delivered] = aws.published()
+    assert delivered["detail-type"] == "ShipmentDelivered"
+    assert delivered["detail"]["data"]["delivered_at"] == "2026-11-27T10:01:30Z"  # due time, not the sweep's
+    assert aws.in_transit() == []
+    assert deliveries.handler(tick(), ctx("deliveries")) == {"delivered": 0, "failed": 0}
+    assert aws.published() == []
+    item = aws.shipment(order.order_id)
+    assert item["status"] == "delivered" and item["published"] == {"requested", "dispatched", "delivered"}
+
+
+def test_duplicate_payments_request_one_shipment(aws, make):
+    order, _ = paid_order(aws, make)
+    requester = aws.load_handler("request_shipment")
+    again = make.bus_event(make.payment_succeeded(order), "payments")  # another event id, same order
+    assert failures(requester.handler(make.batch(again, again), ctx("request"))) == 0
+    assert aws.published() == []
+
+
+def test_shipment_requested_twice_dispatches_once_even_concurrently(aws, make):
+    _, requested = paid_order(aws, make)
+    handover = aws.load_handler("carrier_handover")
+    start = threading.Barrier(4)
+    outcomes = []
+
+    def deliver():
+        start.wait()
+        outcomes.append(failures(handover.handler(make.batch(requested), ctx("handover"))))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    published = aws.published()
+    # Racing deliveries may both see "not yet published" after the one transition: the same
+    # event (same event id) then goes out twice, which consumers deduplicate. Never two dispatches.
+    assert {e["detail"]["metadata"]["event_id"] for e in published} == {published[0]["detail"]["metadata"]["event_id"]}
+    assert len({e["detail"]["data"]["tracking_number"] for e in published}) == 1
+    assert len(aws.in_transit()) == 1
+    assert failures(handover.handler(make.batch(requested, requested), ctx("handover"))) == 0
+    assert aws.published() == []
+
+
+def test_payment_before_the_order_fails_alone_until_the_order_is_projected(aws, make):
+    project, requester = aws.load_handler("project_orders"), aws.load_handler("request_shipment")
+    order = make.order_placed("ord_late00001")
+    paid = make.batch(make.bus_event(make.payment_succeeded(order), "payments"))
+    response = requester.handler(paid, ctx("request"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": paid["Records"][0]["messageId"]}]}
+    assert aws.published() == [] and aws.shipment(order.order_id) is None
+    project.handler(make.batch(make.bus_event(order, "orders")), ctx("project"))
+    assert failures(requester.handler(paid, ctx("request"))) == 0
+    assert [e["detail-type"] for e in aws.published()] == ["ShipmentRequested"]
+
+
+def test_a_failed_publish_after_the_write_is_published_by_the_retry_with_the_same_event_id(aws, make, monkeypatch):
+    project, requester = aws.load_handler("project_orders"), aws.load_handler("request_shipment")
+    order = make.order_placed()
+    project.handler(make.batch(make.bus_event(order, "orders")), ctx("project"))
+    paid = make.batch(make.bus_event(make.payment_succeeded(order), "payments"))
+
+    def bus_down(*_envelopes):
+        raise ConnectionError("EventBridge unreachable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(requester.publisher, "publish", bus_down)
+        assert failures(requester.handler(paid, ctx("request"))) == 1
+    assert aws.shipment(order.order_id)["status"] == "requested" and aws.published() == []
+
+    assert failures(requester.handler(paid, ctx("request"))) == 0
+    [requested] = aws.published()
+    from shipping.shipments import REQUESTED, event_id
+
+    assert requested["detail"]["metadata"]["event_id"] == event_id("shp_9z8y7x6w5v", REQUESTED)
+
+
+def test_a_delivery_run_that_fails_to_publish_is_finished_by_the_next_run(aws, make, monkeypatch):
+    requests = [
+        paid_order(aws, make, oid, country=c)[1] for oid, c in (("ord_aaaa00001", "DE"), ("ord_bbbb00002", "FR"))
+    ]
+    handover = aws.load_handler("carrier_handover")
+    assert failures(handover.handler(make.batch(*requests), ctx("handover"))) == 0
+    assert len(aws.published()) == 2 and len(aws.in_transit()) == 2
+
+    deliveries = aws.load_handler("carrier_deliveries")
+    monkeypatch.setattr(deliveries, "clock", lambda: datetime.now(UTC) + timedelta(hours=1))
+    real_publish, calls = deliveries.publisher.publish, []
+
+    def first_fails(*envelopes):
+        calls.append(envelopes[0].data.order_id)
+        if len(calls) == 1:
+            raise ConnectionError("EventBridge unreachable")
+        return real_publish(*envelopes)
+
+    monkeypatch.setattr(deliveries.publisher, "publish", first_fails)
+    with pytest.raises(deliveries.DeliveryRunFailed):
+        deliveries.handler(tick(), ctx("deliveries"))
+    unlucky = calls[0]
+    [delivered] = aws.published()  # the other shipment was not held up
+    assert delivered["detail"]["data"]["order_id"] != unlucky
+    assert aws.shipment(unlucky)["status"] == "delivered"  # transition kept; its event still owed
+    assert [i["order_id"] for i in aws.in_transit()] == [unlucky]
+
+    assert deliveries.handler(tick(), ctx("deliveries")) == {"delivered": 1, "failed": 0}
+    [late] = aws.published()
+    assert late["detail"]["data"]["order_id"] == unlucky and aws.in_transit() == []
