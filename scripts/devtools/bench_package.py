@@ -31,7 +31,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from devtools.manifest import Service, load_services
+from devtools.manifest import Deployment, Service, load_services
 from devtools.package import SHARED_DIR, PackagingError, build_service
 
 RUNS = 7
@@ -72,10 +72,20 @@ def _read_only(tree: Path) -> None:
     tree.chmod(0o555)
 
 
-def _import_seconds(tree: Path, modules: list[str]) -> float:
+def _lambda_environment(svc: Service) -> dict[str, str]:
+    """What Lambda would set for the service's functions: handlers build clients at import."""
+    deployment = Deployment("bench", "eu-west-1")
+    env = {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    env.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})  # no call is made
+    for fn in svc.functions:
+        env.update(deployment.function_environment(svc, fn))
+    return env
+
+
+def _import_seconds(tree: Path, modules: list[str], extra_env: dict[str, str] | None = None) -> float:
     """Import `modules` from `tree` in a fresh interpreter; boto3 (the runtime's) from this venv."""
     imports = "\n".join(f"import {m}" for m in modules)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
+    env = {**os.environ, **(extra_env or {}), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""}
     # site-packages stay on the path *after* the tree: only boto3/botocore come from there.
     proc = subprocess.run(
         [sys.executable, "-c", _TIMER.format(tree=str(tree), imports=imports)],
@@ -158,8 +168,8 @@ def bench_bytecode(services: list[Service], tmp: Path) -> None:
             try:
                 without, with_pyc = [], []
                 for _ in range(RUNS):  # interleaved, so machine noise hits both alike
-                    without.append(_import_seconds(plain, modules))
-                    with_pyc.append(_import_seconds(compiled, modules))
+                    without.append(_import_seconds(plain, modules, _lambda_environment(svc)))
+                    with_pyc.append(_import_seconds(compiled, modules, _lambda_environment(svc)))
             except RuntimeError as exc:
                 rows.append([svc.name, label, "error", str(exc)[:60], ""])
                 continue

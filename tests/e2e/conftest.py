@@ -35,6 +35,7 @@ def runtime(tmp_path_factory):
         services_roots=[FIXTURE_SERVICES],
         state_dir=tmp_path_factory.mktemp("local-runtime"),
         retry_after=0,  # failed records are retried at once (the semantics stay: receive count, DLQ)
+        schedule_speed=60,  # a minute of schedule time per second: rate(1 minute) runs about every second
     )
     rt = Runtime(config).start()
     children: list[int] = []

@@ -137,10 +137,40 @@ def test_publish_status_logs_invoke_and_dlq(up):
     assert "1 message(s) moved back" in cli(up["state_dir"], "dlq", "redrive", "fxsink.record").stdout
 
 
+def test_tick_runs_a_schedule_and_emails_lists_what_ses_sent(up):
+    ticked = json.loads(cli(up["state_dir"], "tick", "fxsink.nightly").stdout)
+    assert ticked["ok"] and ticked["result"] == {"ok": True}
+    refused = cli(up["state_dir"], "tick", "fxsink.record", check=False)
+    assert refused.returncode != 0 and "has no schedule" in refused.stderr
+
+    subject = f"Parcel {time.time_ns()}"
+    data = json.dumps({"to": "grace@example.org", "subject": subject, "name": "Grace"})
+    cli(up["state_dir"], "publish", "fxsource", "MailRequested", "--data", data)
+    for _ in range(100):
+        listing = cli(up["state_dir"], "emails").stdout
+        if subject in listing:
+            break
+        time.sleep(0.2)
+    lines = listing.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.endswith("-> grace@example.org"))
+    assert "Fixture Shop <shop@fixture.example>" in lines[at]
+    assert lines[at + 1] == f"    subject: {subject}"
+    assert lines[at + 2 : at + 4] == ["    | Hello Grace,", "    | your order is on its way."]
+    emails = json.loads(cli(up["state_dir"], "emails", "--json").stdout)
+    assert [m["to"] for m in emails if m["subject"] == subject] == [["grace@example.org"]]
+
+
 def test_ctrl_c_stops_everything_up_started(up):
+    cli(
+        up["state_dir"],
+        "invoke",
+        "fxsink.api",
+        "--event",
+        '{"routeKey": "GET /things/{id}", "pathParameters": {"id": "x"}}',
+    )
     status = json.loads(cli(up["state_dir"], "status", "--json").stdout)
-    pids = [f["pid"] for f in status["functions"] if f["pid"]]
-    assert pids, "some functions ran in this module"
+    pids = [pid for f in status["functions"] for pid in f["pids"]]
+    assert pids, "at least the function invoked above is warm"
     proc = up["proc"]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(20) == 0

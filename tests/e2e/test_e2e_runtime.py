@@ -6,10 +6,12 @@ DynamoDB, so every assertion is on an observable effect or on the runtime's jour
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 
 import pytest
 
@@ -18,6 +20,7 @@ from devtools.local.runtime import envelope
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-local-runtime")]
 
 WAIT = 20.0
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def publish(runtime, detail_type: str, data: dict) -> tuple[str, str]:
@@ -239,3 +242,96 @@ def _poll(check, timeout: float = WAIT) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _intervals(runtime, function: str, keys: set[str]) -> list[tuple[float, float, int]]:
+    """(handler start, end, environment) of the invocations of `function` that carried one of `keys`."""
+    return sorted(
+        (e.invocation.started, e.invocation.ended, e.invocation.environment)
+        for e in runtime.journal.entries(function)
+        if any(keys & set(r.keys) for r in e.records)
+    )
+
+
+def _max_overlap(intervals: list[tuple[float, float, int]]) -> int:
+    """Most invocations running at the same instant (sweep over start/end points)."""
+    points = sorted([(start, 1) for start, _, _ in intervals] + [(end, -1) for _, end, _ in intervals])
+    running = peak = 0
+    for _, delta in points:  # at equal times an end (-1) sorts before a start: touching is not overlapping
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def test_sqs_batches_run_concurrently_up_to_the_limit_and_serially_with_reserved_concurrency_1(runtime):
+    for fn in ("fxsink.sleepy", "fxsink.serial"):
+        runtime.set_enabled(fn, False)  # let the four events queue up: they arrive "at once"
+    try:
+        sent = [publish(runtime, "ThingSleepy", {"value": i}) for i in range(4)]
+        time.sleep(0.3)
+    finally:
+        for fn in ("fxsink.sleepy", "fxsink.serial"):
+            runtime.set_enabled(fn, True)
+    keys = {eb_id for eb_id, _ in sent}
+
+    def all_done(function):
+        return lambda journal: (
+            sum(1 for e in journal.entries(function) for r in e.records if r.ok and keys & set(r.keys)) >= len(keys)
+        )
+
+    assert runtime.wait_for(all_done("fxsink.sleepy"), WAIT)
+    assert runtime.wait_for(all_done("fxsink.serial"), WAIT)
+
+    parallel = _intervals(runtime, "fxsink.sleepy", keys)
+    serial = _intervals(runtime, "fxsink.serial", keys)
+    assert len(parallel) == len(serial) == 4, "batch_size 1: one invocation per event"
+    # maximum_concurrency 3: batches overlapped, on more than one environment, never more than three
+    assert 2 <= _max_overlap(parallel) <= 3, parallel
+    assert len({env for _, _, env in parallel}) >= 2
+    # reserved_concurrency 1: one environment, each invocation after the previous one ended
+    assert _max_overlap(serial) == 1, serial
+    assert {env for _, _, env in serial} == {1}
+    stats = {s["function"]: s for s in runtime.status()["functions"]}
+    assert stats["fxsink.sleepy"]["concurrency"] == 3 and stats["fxsink.serial"]["concurrency"] == 1
+    assert stats["fxsink.sleepy"]["cold_starts"] == len({env for _, _, env in parallel}), "one cold start per env"
+    assert stats["fxsink.serial"]["cold_starts"] == 1 and stats["fxsink.serial"]["peak_concurrency"] == 1
+
+
+def test_a_function_allowed_to_send_email_sends_through_ses_and_emails_lists_it(runtime):
+    assert runtime.topology.ses_identities == ["Fixture Shop <shop@fixture.example>"]
+    subject = f"Your order {time.time_ns()}"
+    eb_id, _ = publish(runtime, "MailRequested", {"to": "ada@example.org", "subject": subject, "name": "Ada"})
+
+    assert runtime.wait_for(handled(runtime, "fxsink.mailer", eb_id), WAIT), "SES accepted the verified sender"
+    [mail] = [m for m in runtime.emails() if m["subject"] == subject]
+    assert mail["from"] == "Fixture Shop <shop@fixture.example>"
+    assert mail["to"] == ["ada@example.org"]
+    assert mail["text"].splitlines()[0] == "Hello Ada,"
+    assert "<p>Hello Ada,</p>" in mail["html"]
+    assert abs(mail["sent_at"] - runtime.journal.entries("fxsink.mailer")[-1].invocation.started) < 60
+
+
+def test_tick_runs_a_cron_function_with_the_scheduled_event(runtime, ddb):
+    invocation = runtime.tick("fxsink.nightly")
+    assert invocation.ok, invocation.error_text
+    [entry] = [e for e in runtime.journal.entries("fxsink.nightly") if e.invocation.request_id == invocation.request_id]
+    assert entry.trigger == "schedule" and entry.note == "cron(30 3 * * ? *)"
+    event_id = entry.records[0].id
+    effect = item(ddb, runtime.topology.tables["fxsink:effects"], f"schedule#local-fxsink-nightly#{event_id}")
+    assert effect["resource"] == {"S": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/local-fxsink-nightly"}
+    with pytest.raises(KeyError, match="has no schedule"):
+        runtime.tick("fxsink.record")
+
+
+def test_rate_schedule_runs_on_the_sped_up_schedule_clock(runtime):
+    # rate(1 minute) at schedule speed 60: runs come about every second, a minute apart in schedule time
+    def runs(journal) -> int:
+        return sum(1 for e in journal.entries("fxsink.heartbeat") if e.trigger == "schedule" and e.invocation.ok)
+
+    assert runtime.wait_for(lambda j: runs(j) >= 3, WAIT)
+    ddb = runtime.client("dynamodb")
+    times = []
+    for entry in [e for e in runtime.journal.entries("fxsink.heartbeat") if e.invocation.ok][:3]:
+        key = f"schedule#local-fxsink-heartbeat#{entry.records[0].id}"
+        times.append(datetime.strptime(item(ddb, runtime.topology.tables["fxsink:effects"], key)["time"]["S"], ISO))
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [60.0, 60.0]

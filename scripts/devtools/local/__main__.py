@@ -9,6 +9,8 @@ dlq list [FUNCTION]         DLQ messages with the reason they failed
 dlq redrive [FUNCTION]      move DLQ messages back to their source queue
 trace ID                    where an event went: functions, order, latencies
 faults --duplicate-rate 1   fault injection switches on the running runtime
+tick FUNCTION               run a scheduled function now (the event its schedule sends)
+emails [--json]             emails SES (moto) has sent: to, subject, first lines, time
 demo                        start, drive every service's scenario, summarise, stop
 bench                       events/s and latency vs a bare boto3 loop
 """
@@ -60,8 +62,9 @@ def describe_invocation(entry: dict[str, Any]) -> str:
     outcome = "ok" if entry["ok"] and not failed else (entry.get("error") or f"{len(failed)} failed")
     cold = f" cold start {entry['init_ms']:.0f} ms" if entry.get("cold") and entry.get("init_ms") else ""
     note = f" [{entry['note']}]" if entry.get("note") else ""
+    env = f"#{entry['environment']}" if entry.get("environment") else ""
     return (
-        f"{_clock(entry['started'])} {entry['function']:<28} {entry['trigger']:<15} "
+        f"{_clock(entry['started'])} {entry['function'] + env:<31} {entry['trigger']:<15} "
         f"{len(records):>3} rec  {entry['duration_ms']:>8.1f} ms  {outcome}{cold}{note}"
     )
 
@@ -83,6 +86,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir),
         retry_after=None if args.retry_after < 0 else args.retry_after,
         faults=Faults(args.duplicate_rate, args.failure_rate, args.latency_ms),
+        max_workers=args.max_workers,
+        schedule_speed=args.schedule_speed,
     )
     runtime = Runtime(config)
     stop = {"now": False}
@@ -103,7 +108,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         for name, wiring in sorted(runtime.topology.functions.items()):
             trig = wiring.function.trigger
             where = ", ".join(" ".join(r) for r in trig.routes) or (wiring.queue_url or wiring.stream_arn or "")
-            print(f"  {name:<30} {trig.type:<15} {where}")
+            where = where or trig.raw.get("expression", "")
+            limit = runtime.hosts[name].spec.concurrency
+            print(f"  {name:<30} {trig.type:<15} x{limit:<3} {where}")
         for ref, bucket in sorted(runtime.topology.buckets.items()):
             print(f"  bucket {ref}: aws --endpoint-url {ep['moto']} s3 cp FILE s3://{bucket}/")
         print(f"  logs: {ep['logs']}  (python -m devtools.local logs -f)", flush=True)
@@ -126,17 +133,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
         return 0
     print(f"aws={status['moto']} http={status['gateway']} control={status['control']} bus={status['bus']}")
-    print(f"faults: {status['faults']}  retry_after: {status['retry_after']}")
     print(
-        f"{'function':<30} {'trigger':<15} {'warm':<5} {'cold start':>10} {'invocations':>11} {'errors':>6} "
-        f"{'max RSS':>8} {'memory':>6}"
+        f"faults: {status['faults']}  retry_after: {status['retry_after']}  max_workers: {status['max_workers']}"
+        f"  schedule_speed: {status['schedule_speed']}"
+    )
+    print(
+        f"{'function':<30} {'trigger':<15} {'envs':>7} {'peak':>4} {'cold starts':>11} {'last init':>9} "
+        f"{'invocations':>11} {'errors':>6} {'max RSS':>8} {'memory':>6}"
     )
     for fn in status["functions"]:
         init = f"{fn['init_ms']:.0f} ms" if fn["init_ms"] else "-"
         rss = f"{fn['max_rss_mb']:.0f} MB" if fn["max_rss_mb"] else "-"
+        envs = f"{fn['environments']}/{fn['concurrency']}"
         print(
-            f"{fn['function']:<30} {fn['trigger']:<15} {'yes' if fn['warm'] else 'no':<5} {init:>10} "
-            f"{fn['invocations']:>11} {fn['errors']:>6} {rss:>8} {fn['memory_mb']:>4} MB"
+            f"{fn['function']:<30} {fn['trigger']:<15} {envs:>7} {fn['peak_concurrency']:>4} {fn['cold_starts']:>11} "
+            f"{init:>9} {fn['invocations']:>11} {fn['errors']:>6} {rss:>8} {fn['memory_mb']:>4} MB"
         )
     return 0
 
@@ -188,6 +199,72 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     result.pop("log", None)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result["ok"] else 1
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    result = _control(args).call("POST", "/tick", {"function": args.function})
+    if args.show_log:
+        for line in result.get("log", []):
+            print(f"  | {line}")
+    result.pop("log", None)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result["ok"] else 1
+
+
+def first_lines(text: str | None, count: int = 3, width: int = 100) -> list[str]:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return [line[:width] for line in lines[:count]]
+
+
+def html_text(html: str) -> str:
+    """The readable text of an HTML body (for a console preview)."""
+    from html.parser import HTMLParser
+
+    parts: list[str] = []
+
+    class Text(HTMLParser):
+        skip = False
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            self.skip = tag in ("style", "script", "head")
+            if tag in ("br", "p", "div", "tr", "li", "h1", "h2", "h3"):
+                parts.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip = False
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                parts.append(data)
+
+    Text().feed(html)
+    return "".join(parts)
+
+
+def format_emails(emails: list[dict[str, Any]]) -> list[str]:
+    if not emails:
+        return ["no emails sent"]
+    lines = []
+    for mail in emails:
+        to = ", ".join(mail.get("to") or []) or "-"
+        lines.append(f"{_clock(mail.get('sent_at'))}  {mail.get('from')} -> {to}")
+        lines.append(
+            f"    subject: {mail.get('subject') or ('template ' + mail['template'] if mail.get('template') else '-')}"
+        )
+        body = mail.get("text") or html_text(mail.get("html") or "")
+        for line in first_lines(body):
+            lines.append(f"    | {line}")
+    lines.append(f"{len(emails)} email(s)")
+    return lines
+
+
+def cmd_emails(args: argparse.Namespace) -> int:
+    emails = _control(args).call("GET", "/emails")
+    if args.json:
+        print(json.dumps(emails, indent=2, default=str))
+    else:
+        print("\n".join(format_emails(emails)))
+    return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -295,13 +372,43 @@ def cmd_faults(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from devtools.local.demo import run_demo
 
-    return run_demo([Path(p) for p in args.services] or [mf.SERVICES_DIR], Path(args.state_dir))
+    return run_demo(
+        [Path(p) for p in args.services] or [mf.SERVICES_DIR],
+        Path(args.state_dir),
+        schedule_speed=args.schedule_speed,
+        max_workers=args.max_workers,
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from devtools.local.bench import run_bench
 
-    return run_bench(events=args.events, latency_samples=args.latency_samples)
+    return run_bench(events=args.events, latency_samples=args.latency_samples, max_workers=args.max_workers)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _runtime_options(parser: argparse.ArgumentParser) -> None:
+    from devtools.local.runtime import DEFAULT_MAX_WORKERS
+
+    parser.add_argument(
+        "--max-workers",
+        type=int,
+        default=int(os.environ.get("LOCAL_MAX_WORKERS", DEFAULT_MAX_WORKERS)),
+        help="execution environments per function at most (the manifest's reserved_concurrency and "
+        f"maximum_concurrency apply below it; default {DEFAULT_MAX_WORKERS}, env LOCAL_MAX_WORKERS)",
+    )
+    parser.add_argument(
+        "--schedule-speed",
+        type=_positive,
+        default=1.0,
+        help="schedules run this many times faster (60: a minute passes in a second)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds until a failed SQS record is retried (-1: the queue's visibility timeout)",
     )
+    _runtime_options(up)
     up.add_argument("--duplicate-rate", type=float, default=0.0)
     up.add_argument("--failure-rate", type=float, default=0.0)
     up.add_argument("--latency-ms", type=float, default=0.0)
@@ -346,6 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--event", help="JSON event, or @file")
     inv.add_argument("--show-log", action="store_true")
     inv.set_defaults(func=cmd_invoke)
+
+    tick = sub.add_parser("tick", help="run a scheduled function now")
+    tick.add_argument("function", help="service.function or the physical name")
+    tick.add_argument("--show-log", action="store_true")
+    tick.set_defaults(func=cmd_tick)
+
+    mails = sub.add_parser("emails", help="emails SES (moto) has sent")
+    mails.add_argument("--json", action="store_true")
+    mails.set_defaults(func=cmd_emails)
 
     logs = sub.add_parser("logs", help="function logs")
     logs.add_argument("function", nargs="?")
@@ -372,11 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start, run every service's scenario, stop")
     demo.add_argument("--services", action="append", default=[])
+    _runtime_options(demo)
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser("bench", help="events/s and latency vs a bare boto3 loop")
     bench.add_argument("--events", type=int, default=300)
     bench.add_argument("--latency-samples", type=int, default=100)
+    bench.add_argument("--max-workers", type=int, default=4, help="batches in flight at most (1: one at a time)")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,8 +1,13 @@
 """`make bench-local`: what the local runtime costs, measured against a bare boto3 loop in the same run.
 
 1. Throughput through one EventBridge -> SQS -> function hop (publisher thread + the runtime's
-   poller and worker), next to a bare SQS send/receive/delete loop (sender thread + receiver)
+   poller and workers), next to a bare SQS send/receive/delete loop (sender thread + receiver)
    against the same moto server. Prints events/s of both and the ratio (goal: <= 2x).
+   The function may run `max_workers` batches at once (as Lambda scales pollers); the bare loop
+   has one receiver. `--max-workers 1` compares one batch at a time with the one receiver.
+   The runtime learns of each publication from moto itself (motoserver.py), so tracing adds
+   no rule, queue or poller: moto does the same delivery work as for the bare loop plus the
+   EventBridge hop.
 2. Latency from publish (client clock before PutEvents) to handler start, p50/p95 (goal p50 < 100 ms).
 3. Cold start and memory (max RSS) per function.
 
@@ -17,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from devtools.local.runtime import Runtime, RuntimeConfig
+from devtools.local.runtime import DEFAULT_MAX_WORKERS, Runtime, RuntimeConfig
 
 BENCH_SERVICES = Path(__file__).with_name("benchsvc")
 FUNCTION = "localbench.sink"
@@ -128,10 +133,17 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def run_bench(events: int = 300, latency_samples: int = 100) -> int:
-    config = RuntimeConfig(services_roots=[BENCH_SERVICES], state_dir=Path(tempfile.mkdtemp(prefix="bench-local-")))
+def run_bench(events: int = 300, latency_samples: int = 100, max_workers: int = DEFAULT_MAX_WORKERS) -> int:
+    config = RuntimeConfig(
+        services_roots=[BENCH_SERVICES],
+        state_dir=Path(tempfile.mkdtemp(prefix="bench-local-")),
+        max_workers=max_workers,
+    )
     with Runtime(config) as runtime:
-        print(f"moto at {runtime.moto_url}; {events} events, batches of 10, one EventBridge -> SQS -> function hop")
+        print(
+            f"moto at {runtime.moto_url}; {events} events, batches of 10, one EventBridge -> SQS -> function hop, "
+            f"up to {runtime.hosts[FUNCTION].spec.concurrency} batch(es) in flight"
+        )
         runtime.publish("localbench", "BenchPing", {"data": {"warmup": True}})
         runtime.wait_for(lambda _j: _records_done(runtime) >= 1, timeout=30)
 

@@ -8,6 +8,8 @@ POST /dlq/redrive            {"function": optional} -> {"function": moved}
 POST /invoke                 {"function": ..., "event": {...}} -> invocation
 POST /mappings               {"function": ..., "enabled": false} pause/resume an event source mapping
 POST /faults                 {"duplicate_rate": .., "failure_rate": .., "latency_ms": .., "functions": [..]}
+POST /tick                   {"function": ...} run a scheduled function now -> invocation
+GET  /emails                 emails SES (moto) accepted, oldest first
 """
 
 from __future__ import annotations
@@ -72,8 +74,11 @@ class ControlServer:
                 result = rt.dlq_list(query.get("function"))
             elif route == ("POST", "/dlq/redrive"):
                 result = rt.redrive((body or {}).get("function"))
-            elif route == ("POST", "/invoke"):
-                inv = rt.invoke(body["function"], body.get("event", {}))  # type: ignore[index]
+            elif route in (("POST", "/invoke"), ("POST", "/tick")):
+                if url.path == "/tick":
+                    inv = rt.tick(body["function"])  # type: ignore[index]
+                else:
+                    inv = rt.invoke(body["function"], body.get("event", {}))  # type: ignore[index]
                 result = {
                     "ok": inv.ok,
                     "result": inv.result,
@@ -82,8 +87,11 @@ class ControlServer:
                     "init_ms": inv.init_ms,
                     "duration_ms": inv.duration_ms,
                     "request_id": inv.request_id,
+                    "environment": inv.environment,
                     "log": inv.log,
                 }
+            elif route == ("GET", "/emails"):
+                result = rt.emails()
             elif route == ("POST", "/mappings"):
                 rt.set_enabled(body["function"], bool(body["enabled"]))  # type: ignore[index]
                 result = {"function": body["function"], "enabled": bool(body["enabled"])}  # type: ignore[index]
@@ -94,7 +102,7 @@ class ControlServer:
                 return
             self._send(req, 200, result)
         except KeyError as exc:
-            self._send(req, 400, {"error": f"missing or unknown: {exc}"})
+            self._send(req, 400, {"error": f"missing or unknown: {exc.args[0] if exc.args else exc}"})
         except Exception as exc:
             self._send(req, 500, {"error": f"{type(exc).__name__}: {exc}"})
 

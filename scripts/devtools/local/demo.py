@@ -113,6 +113,14 @@ class Demo:
     def invoke(self, function: str, event: Any) -> Any:
         return self.runtime.invoke(self._qualified(function), event)
 
+    def tick(self, function: str) -> Any:
+        """Run a scheduled function now, with the event its schedule sends."""
+        return self.runtime.tick(self._qualified(function))
+
+    def emails(self) -> list[dict[str, Any]]:
+        """Emails SES (moto) accepted so far, oldest first (`to`, `subject`, `text`, `html`, `sent_at`)."""
+        return self.runtime.emails()
+
     def put_object(self, bucket: str, key: str, body: bytes | str = b"demo") -> str:
         name = self.bucket(bucket)
         self.client("s3").put_object(Bucket=name, Key=key, Body=body)
@@ -241,13 +249,7 @@ def generic_scenario(demo: Demo) -> None:
             demo.client("dynamodb").put_item(TableName=demo.table(trig.table or ""), Item=item)
             demo.expect_invoked(fn.name, since=since, ok=None, what=f"{label}: item in {trig.table}")
         elif trig.type == "schedule":
-            from devtools.local import events
-
-            cfg = demo.runtime.config
-            inv = demo.invoke(
-                fn.name,
-                events.scheduled_event(demo.runtime.deployment.arn("events", "rule/demo"), cfg.account_id, cfg.region),
-            )
+            inv = demo.runtime.tick(fn.qualified_name)
             error = (inv.error or {}).get("errorType", "")
             demo.expect(not error.startswith("Runtime."), label, inv.error_text)
 
@@ -266,12 +268,18 @@ def load_scenario(service: mf.Service) -> tuple[Callable[[Demo], None], str]:
 # --------------------------------------------------------------------------- run
 
 
-def run_demo(services_roots: list[Path], state_root: Path) -> int:
-    from devtools.local.__main__ import format_trace
+def run_demo(
+    services_roots: list[Path], state_root: Path, *, schedule_speed: float = 60.0, max_workers: int | None = None
+) -> int:
+    from devtools.local.__main__ import format_emails, format_trace
 
     state_root.mkdir(parents=True, exist_ok=True)
     state_dir = Path(tempfile.mkdtemp(prefix="demo-", dir=state_root))
-    config = RuntimeConfig(services_roots=services_roots, state_dir=state_dir, retry_after=1.0)
+    config = RuntimeConfig(
+        services_roots=services_roots, state_dir=state_dir, retry_after=1.0, schedule_speed=schedule_speed
+    )
+    if max_workers:
+        config.max_workers = max_workers
     outcomes: list[Outcome] = []
     t0 = time.perf_counter()
     with Runtime(config) as runtime:
@@ -316,6 +324,15 @@ def run_demo(services_roots: list[Path], state_root: Path) -> int:
         for key in [k for k in first_keys if k][:3]:
             print(f"\n== trace {key}")
             for line in format_trace(runtime.trace(key)):
+                print("  " + line)
+        try:
+            emails = runtime.emails()
+        except OSError as exc:
+            emails = []
+            print(f"\n== emails: could not read them from moto ({exc})")
+        if emails:
+            print(f"\n== emails: {len(emails)} sent through SES (python -m devtools.local emails)")
+            for line in format_emails(emails[-3:])[:-1]:
                 print("  " + line)
     failed = [o for o in outcomes if not o.ok]
     total = time.perf_counter() - t0

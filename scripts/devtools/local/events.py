@@ -3,7 +3,7 @@
 sqs_record(message, queue_arn, region)                 # one record of {"Records": [...]}
 http_api_event(method, raw_path, ...)                  # API Gateway HTTP API, payload v2.0
 dynamodb_stream_record(record, stream_arn, region)     # one record of a stream batch
-scheduled_event(rule_arn, account, region)             # EventBridge Scheduler / rule
+scheduled_event(schedule_arn, account, region, at=None) # a schedule's run (rate()/cron())
 """
 
 from __future__ import annotations
@@ -157,14 +157,16 @@ def dynamodb_stream_record(record: dict[str, Any], stream_arn: str, region: str)
 # --------------------------------------------------------------------------- schedule
 
 
-def scheduled_event(rule_arn: str, account_id: str, region: str) -> dict[str, Any]:
+def scheduled_event(rule_arn: str, account_id: str, region: str, at: float | None = None) -> dict[str, Any]:
+    """The "Scheduled Event" a schedule delivers; `time` is the scheduled time (`at`, epoch s), default now."""
+    when = datetime.fromtimestamp(at, UTC) if at is not None else datetime.now(UTC)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": account_id,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [rule_arn],
         "detail": {},

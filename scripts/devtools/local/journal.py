@@ -48,6 +48,7 @@ class InvocationEntry:
             "duration_ms": inv.duration_ms,
             "cold": inv.cold,
             "init_ms": inv.init_ms,
+            "environment": inv.environment,
             "ok": inv.ok,
             "error": inv.error_text or None,
             "max_rss_mb": inv.max_rss_mb,
@@ -107,6 +108,7 @@ class Journal:
             "event_id": meta.get("event_id"),
             "correlation_id": meta.get("correlation_id"),
             "causation_id": meta.get("causation_id"),
+            "bus": event.get("bus"),
         }
         with self._lock:
             self.publishes[entry["id"]] = entry

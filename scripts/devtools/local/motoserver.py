@@ -3,6 +3,18 @@
     python -m devtools.local.motoserver --host 127.0.0.1 --port 0
 
 Prints one JSON line `{"url": "http://127.0.0.1:PORT"}` once it serves, then runs until killed.
+After that line, stdout carries one JSON line per event EventBridge accepted (any bus, any
+producer: the runtime, a CLI, a function, S3):
+`{"published": {"id", "source", "detail-type", "detail", "bus", "account", "region"}, "at": epoch}`.
+The runtime's journal reads them for `trace`: exact, and free of the extra rule + queue + poller
+a "tap" rule would cost moto on every event. (Anything else that would write to stdout goes to
+stderr.)
+
+Routes of its own (besides moto's):
+- GET /_local/ses/sent-messages: what SES accepted, oldest first, every account and region:
+  `[{"id", "from", "to", "cc", "bcc", "subject", "text", "html", "raw", "template", "sent_at", "region"}]`.
+  moto keeps only one body part (HTML if both were sent) and no timestamp; the patch below
+  stamps each message and keeps the text part of SendEmail too.
 
 Patches (each one makes moto closer to AWS, none changes the API surface):
 - EventBridge -> SQS targets: the event moto writes lacks `account`, and moto renders it through
@@ -18,17 +30,26 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import email
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
+from email import policy
 from typing import Any
 
 _AWS_EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 
 
 _patched = False
+_ses_request = threading.local()  # the SendEmail request being served in this thread
+# Where accepted EventBridge events go (set by main(); None in-process, e.g. the test kit).
+publish_sink: Callable[[dict[str, Any]], None] | None = None
 
 
 def apply_patches() -> None:
@@ -65,6 +86,132 @@ def apply_patches() -> None:
         return event
 
     notifications._get_s3_event = s3_event
+    _patch_events_publish_hook()
+    _patch_ses_messages()
+
+
+def _patch_events_publish_hook() -> None:
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_events
+
+    def put_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        entries = original(self, events)
+        sink = publish_sink
+        if sink is not None:
+            at = time.time()
+            for event, entry in zip(events, entries, strict=False):  # one entry per event, in order
+                if "EventId" not in entry:
+                    continue
+                try:
+                    detail = json.loads(event["Detail"])
+                except (ValueError, TypeError):
+                    detail = None
+                bus = self._normalize_event_bus_arn(event.get("EventBusName"))
+                published = {
+                    "id": entry["EventId"],
+                    "source": event.get("Source"),
+                    "detail-type": event.get("DetailType"),
+                    "detail": detail,
+                    "bus": bus,
+                    "account": self.account_id,
+                    "region": self.region_name,
+                }
+                sink({"published": published, "at": at})
+        return entries
+
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
+def _patch_ses_messages() -> None:
+    from moto.ses import models
+    from moto.ses.responses import EmailResponse
+
+    for cls in (models.Message, models.TemplateMessage, models.BulkTemplateMessage, models.RawMessage):
+        original_init = cls.__init__
+
+        def __init__(self, *args: Any, _original: Any = original_init, **kwargs: Any) -> None:
+            _original(self, *args, **kwargs)
+            self.sent_at = time.time()
+            self.text_part = getattr(_ses_request, "text", None)
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    original_send = EmailResponse.send_email
+
+    def send_email(self):  # type: ignore[no-untyped-def]
+        _ses_request.text = self._get_param("Message.Body.Text.Data")
+        try:
+            return original_send(self)
+        finally:
+            _ses_request.text = None
+
+    EmailResponse.send_email = send_email  # type: ignore[method-assign]
+
+
+def _addresses(destinations: Any, kind: str) -> list[str]:
+    return list((destinations or {}).get(kind) or []) if isinstance(destinations, dict) else []
+
+
+def ses_sent_messages() -> list[dict[str, Any]]:
+    """Every message SES accepted in this process, oldest first (see the module docstring)."""
+    from moto.ses import models
+    from moto.ses.models import ses_backends
+
+    out = []
+    for account, regions in list(ses_backends.items()):
+        for region, backend in list(regions.items()):
+            for msg in list(backend.sent_messages):
+                item: dict[str, Any] = {
+                    "id": getattr(msg, "id", None) or (getattr(msg, "ids", None) or [None])[0],
+                    "from": msg.source,
+                    "to": [],
+                    "cc": [],
+                    "bcc": [],
+                    "subject": None,
+                    "text": None,
+                    "html": None,
+                    "raw": False,
+                    "template": None,
+                    "sent_at": getattr(msg, "sent_at", None),
+                    "account": account,
+                    "region": region,
+                }
+                if isinstance(msg, models.RawMessage):
+                    parsed = email.message_from_string(msg.raw_data, policy=policy.default)
+                    item.update(raw=True, to=list(msg.destinations), subject=parsed.get("subject"))
+                    for kind in ("plain", "html"):
+                        part = parsed.get_body(preferencelist=(kind,))
+                        if part is not None:
+                            item["text" if kind == "plain" else "html"] = part.get_content()
+                elif isinstance(msg, models.Message):
+                    is_html = "<" in (msg.body or "") and ">" in (msg.body or "")
+                    item.update(
+                        to=_addresses(msg.destinations, "ToAddresses"),
+                        cc=_addresses(msg.destinations, "CcAddresses"),
+                        bcc=_addresses(msg.destinations, "BccAddresses"),
+                        subject=msg.subject,
+                        html=msg.body if is_html else None,
+                        text=getattr(msg, "text_part", None) or (None if is_html else msg.body),
+                    )
+                else:  # templated
+                    item.update(template=msg.template, to=_addresses(msg.destinations, "ToAddresses"))
+                out.append(item)
+    return sorted(out, key=lambda m: m["sent_at"] or 0)
+
+
+class _LocalRoutes:
+    """WSGI middleware: the local runtime's own read-only routes in front of moto's app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/_local/ses/sent-messages":
+            body = json.dumps(ses_sent_messages(), default=str).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,14 +220,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
 
+    # stdout is the runtime's channel: keep a private copy, send everything else to stderr.
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    lock = threading.Lock()
+
+    def emit(message: dict[str, Any]) -> None:
+        line = json.dumps(message, default=str)
+        with lock, contextlib.suppress(OSError, ValueError):  # the runtime went away: nobody listens
+            channel.write(line + "\n")
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     apply_patches()
-    from moto.server import ThreadedMotoServer
+    global publish_sink  # noqa: PLW0603 - server mode only
+    publish_sink = emit
 
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's, with the local routes in front
+            app = _LocalRoutes(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = Server(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    print(json.dumps({"url": f"http://{host}:{port}"}), flush=True)
+    emit({"url": f"http://{host}:{port}"})
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -6,8 +6,13 @@ redrive policy, plus the wiring into the queue: EventBridge rules with the manif
 SNS subscriptions with filter policies, S3 notifications (direct or via EventBridge).
 Region-wide: the event bus and the Powertools idempotency table.
 
-The local runtime adds one thing of its own: a "tap" rule on the bus that copies every event to
-a queue the runtime drains, so `trace` knows when each event was published.
+SES: the sender identity of every function with `access.ses_send: true` is verified (SES, and
+moto, reject unverified senders): its `MAIL_FROM` environment value, or DEFAULT_MAIL_FROM. On AWS
+identities are verified once per account and region, out of band.
+
+For the test kit (devtools.testing) only, `tap=True` adds a "tap" rule on the bus that copies
+every event to a queue, to read what was published. The local runtime does not use it: its moto
+server reports every accepted event itself (motoserver.py), which costs moto nothing per event.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from devtools import manifest as mf
 
 TAP_NAME = "local-runtime-tap"
+DEFAULT_MAIL_FROM = "no-reply@example.com"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
@@ -51,8 +57,9 @@ class Topology:
     buckets: dict[str, str]
     topics: dict[str, str]  # "service:topic" -> ARN
     secrets: dict[str, str]  # "service:secret" -> ARN
-    tap_queue_url: str
+    tap_queue_url: str | None
     idempotency_table: str
+    ses_identities: list[str] = field(default_factory=list)
 
     def function(self, name: str) -> FunctionWiring:
         """By qualified name (service.function) or physical name (env-service-function)."""
@@ -65,9 +72,10 @@ class Topology:
 
 
 class Provisioner:
-    def __init__(self, clients: Any, deployment: mf.Deployment) -> None:
+    def __init__(self, clients: Any, deployment: mf.Deployment, *, tap: bool = True) -> None:
         self.c = clients
         self.d = deployment
+        self.tap = tap
 
     # ------------------------------------------------------------------ helpers
 
@@ -225,7 +233,21 @@ class Provisioner:
         for url in purge_after:
             self.c.sqs.purge_queue(QueueUrl=url)
 
-        tap_url, tap_arn = self._queue(TAP_NAME, {"MessageRetentionPeriod": 3600})
-        self.c.events.put_rule(Name=TAP_NAME, EventBusName=bus, EventPattern=json.dumps({"account": [d.account_id]}))
-        self.c.events.put_targets(Rule=TAP_NAME, EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
-        return Topology(bus, functions, tables, buckets, topics, secrets, tap_url, idempotency)
+        senders = sorted(
+            {
+                w.environment.get("MAIL_FROM") or DEFAULT_MAIL_FROM
+                for w in functions.values()
+                if w.function.access.get("ses_send")
+            }
+        )
+        for sender in senders:
+            self.c.ses.verify_email_identity(EmailAddress=sender)
+
+        tap_url = None
+        if self.tap:
+            tap_url, tap_arn = self._queue(TAP_NAME, {"MessageRetentionPeriod": 3600})
+            self.c.events.put_rule(
+                Name=TAP_NAME, EventBusName=bus, EventPattern=json.dumps({"account": [d.account_id]})
+            )
+            self.c.events.put_targets(Rule=TAP_NAME, EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+        return Topology(bus, functions, tables, buckets, topics, secrets, tap_url, idempotency, senders)

@@ -7,7 +7,7 @@
         rt.wait_for(lambda j: ..., timeout=10)
         print(rt.trace(event_id))
 
-Everything it starts (the moto process, one worker process per function, threads, servers) is
+Everything it starts (the moto process, the functions' worker processes, threads, servers) is
 stopped by `stop()`; `state_dir/runtime.json` tells other processes (the CLI) where it listens.
 """
 
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,14 +31,18 @@ import boto3
 from botocore.config import Config
 
 from devtools import manifest as mf
+from devtools.local import events
 from devtools.local.control import ControlServer
 from devtools.local.functions import FunctionHost, FunctionSpec, Invocation
 from devtools.local.gateway import Gateway
 from devtools.local.journal import Journal, RecordOutcome
 from devtools.local.provision import Provisioner, Topology
-from devtools.local.sources import Faults, ScheduleSource, SqsSource, StreamSource, TapDrain
+from devtools.local.schedules import ScheduleClock
+from devtools.local.sources import Faults, ScheduleSource, SqsSource, StreamSource
 
 STATE_FILE = "runtime.json"
+# Execution environments per function at most, whatever the manifest allows (2 cores here).
+DEFAULT_MAX_WORKERS = 4
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -57,6 +62,19 @@ class RuntimeConfig:
     retry_after: float | None = None
     poll_wait_seconds: int = 1  # long-poll wait of the pollers (AWS uses 20; short = quick shutdown)
     faults: Faults = field(default_factory=Faults)
+    max_workers: int = DEFAULT_MAX_WORKERS  # runtime-wide cap on each function's concurrency
+    schedule_speed: float = 1.0  # 60 = a minute of schedule time passes in a second
+
+
+def concurrency_limit(fn: mf.Function, max_workers: int = DEFAULT_MAX_WORKERS) -> int:
+    """How many execution environments a function may run at once, as on AWS, capped locally.
+
+    reserved_concurrency caps the function; an SQS trigger's maximum_concurrency caps how many
+    the event source mapping invokes at once; without either the function may scale to the
+    account's (unreserved) limit, here `max_workers`.
+    """
+    limits = [max_workers, fn.reserved_concurrency, fn.trigger.maximum_concurrency]
+    return max(1, min(int(x) for x in limits if x))
 
 
 def load_all_services(roots: list[Path]) -> list[mf.Service]:
@@ -107,6 +125,7 @@ class Runtime:
         self.gateway: Gateway | None = None
         self.control: ControlServer | None = None
         self.started_at = 0.0
+        self.schedule_clock = ScheduleClock(self.config.schedule_speed)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -136,7 +155,7 @@ class Runtime:
         self.services = load_all_services(cfg.services_roots)
         self._start_moto()
         self.clients = Clients(self.moto_url, cfg.region)
-        self.topology = Provisioner(self.clients, self.deployment).provision(self.services)
+        self.topology = Provisioner(self.clients, self.deployment, tap=False).provision(self.services)
         layer = self._layer()
         base_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -161,6 +180,7 @@ class Runtime:
                 memory=fn.memory,
                 timeout=fn.timeout,
                 trigger_type=fn.trigger.type,
+                concurrency=concurrency_limit(fn, cfg.max_workers),
             )
             self.hosts[name] = FunctionHost(spec, cfg.state_dir / "logs", base_env)
         for name, wiring in self.topology.functions.items():
@@ -170,7 +190,7 @@ class Runtime:
             )
             if source_cls:
                 self._threads.append(source_cls(self, wiring, self.hosts[name]))
-        self._threads.append(TapDrain(self))
+        self.schedule_clock = ScheduleClock(cfg.schedule_speed)
         for thread in self._threads:
             thread.start()
         self.gateway = Gateway(self, cfg.host, cfg.gateway_port)
@@ -216,6 +236,18 @@ class Runtime:
         if not line:
             raise RuntimeError(f"moto server did not start (exit code {self._moto.wait()})")
         self.moto_url = json.loads(line)["url"]
+        # Started now: provisioning may already publish (S3 -> EventBridge), the journal must see it.
+        threading.Thread(target=self._read_moto, args=(self._moto.stdout,), name="moto-events", daemon=True).start()
+
+    def _read_moto(self, stream: Any) -> None:
+        """Every event EventBridge accepted, as moto reports it (see motoserver.py), into the journal."""
+        try:
+            for line in stream:
+                message = json.loads(line)
+                if "published" in message:
+                    self.journal.add_publish(message["published"], message["at"])
+        except (ValueError, OSError):  # closed at shutdown
+            pass
 
     def stop(self) -> None:
         self.stopping.set()
@@ -247,7 +279,7 @@ class Runtime:
                 pass
 
     def child_pids(self) -> list[int]:
-        pids = [h.pid for h in self.hosts.values() if h.pid]
+        pids = [pid for h in self.hosts.values() for pid in h.pids]
         if self._moto is not None and self._moto.poll() is None:
             pids.append(self._moto.pid)
         return pids
@@ -282,6 +314,9 @@ class Runtime:
             "topics": self.topology.topics,
             "faults": self.faults.to_dict(),
             "retry_after": self.config.retry_after,
+            "max_workers": self.config.max_workers,
+            "schedule_speed": self.config.schedule_speed,
+            "ses_identities": self.topology.ses_identities,
             "functions": functions,
         }
 
@@ -315,6 +350,40 @@ class Runtime:
             [RecordOutcome(invocation.request_id, [invocation.request_id], invocation.ok, invocation.error_text)],
         )
         return invocation
+
+    def tick(self, function: str, at: float | None = None) -> Invocation:
+        """Invoke a scheduled function now, with the event its schedule sends (`at`: the scheduled time)."""
+        wiring = self.topology.function(function)
+        if wiring.function.trigger.type != "schedule":
+            raise KeyError(f"{wiring.qualified_name} has no schedule (its trigger is {wiring.function.trigger.type})")
+        cfg = self.config
+        event = events.scheduled_event(
+            self.schedule_arn(wiring.physical_name), cfg.account_id, cfg.region, at=at or self.schedule_clock.now()
+        )
+        faults = self.faults
+        applies = faults.applies(wiring.qualified_name)
+        invocation = self.hosts[wiring.qualified_name].invoke(
+            event,
+            latency_ms=faults.latency_ms if applies else 0,
+            inject_failure=applies and faults.roll(faults.failure_rate),
+        )
+        self.journal.add_invocation(
+            wiring.qualified_name,
+            "schedule",
+            invocation,
+            [RecordOutcome(event["id"], [event["id"]], invocation.ok, invocation.error_text)],
+            note=wiring.function.trigger.raw.get("expression", ""),
+        )
+        return invocation
+
+    def schedule_arn(self, name: str) -> str:
+        """The EventBridge Scheduler schedule Terraform creates for a function (default group)."""
+        return self.deployment.arn("scheduler", f"schedule/default/{name}")
+
+    def emails(self) -> list[dict[str, Any]]:
+        """Emails SES (moto) accepted, oldest first: from, to, subject, text/html, sent_at (motoserver.py)."""
+        with urllib.request.urlopen(f"{self.moto_url}/_local/ses/sent-messages", timeout=10) as resp:
+            return json.loads(resp.read())
 
     def wait_for(self, predicate, timeout: float = 10.0) -> bool:
         return self.journal.wait(predicate, timeout)

@@ -6,8 +6,15 @@ delete only the records that succeeded. Failed records stay in the queue and bec
 again after the visibility timeout (or after `retry_after` seconds when that local switch is
 set); SQS's redrive policy moves a record to the DLQ after `max_receive_count` receives.
 
-DynamoDB streams: read each shard in order; a failed batch is retried from the first failed
-record (ReportBatchItemFailures) up to `maximum_retry_attempts`, blocking the shard meanwhile.
+Like Lambda's pollers, an SQS mapping keeps several batches in flight: up to the function's
+concurrency (reserved_concurrency, the trigger's maximum_concurrency, the runtime's cap), each
+on its own execution environment. With a concurrency of 1 batches are strictly one at a time.
+
+DynamoDB streams: read each shard in order, one batch at a time per shard; a failed batch is
+retried from the first failed record (ReportBatchItemFailures) up to `maximum_retry_attempts`,
+blocking the shard meanwhile.
+
+Schedules: rate() and cron() on the runtime's schedule clock (`--schedule-speed`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ import contextlib
 import json
 import logging
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from devtools.local import events
 from devtools.local.journal import RecordOutcome
+from devtools.local.schedules import Schedule
 
 if TYPE_CHECKING:
     from devtools.local.functions import FunctionHost, Invocation
@@ -144,6 +151,9 @@ class SqsSource(_Source):
         super().__init__(runtime, wiring, host)
         self.sqs = runtime.client("sqs")
         self._duplicates: list[dict[str, Any]] = []
+        self._duplicates_lock = threading.Lock()
+        # One slot per batch in flight: at most the function's concurrency.
+        self.slots = threading.BoundedSemaphore(host.spec.concurrency)
 
     def _receive(self) -> list[dict[str, Any]]:
         batch_size = self.trigger.batch_size
@@ -179,13 +189,26 @@ class SqsSource(_Source):
         return messages
 
     def poll_once(self) -> None:
-        if self._duplicates:
-            batch, self._duplicates = (
-                self._duplicates[: self.trigger.batch_size],
-                self._duplicates[self.trigger.batch_size :],
-            )
-            self._process(batch, duplicate=True)
-            return
+        if not self.slots.acquire(timeout=0.25):
+            return  # every slot busy: as many batches in flight as the function may run
+        batch: list[dict[str, Any]] = []
+        duplicate = False
+        try:
+            batch, duplicate = self._next_batch()
+        finally:
+            if batch:
+                threading.Thread(
+                    target=self._run_batch, args=(batch, duplicate), name=f"batch-{self.name_}", daemon=True
+                ).start()
+            else:
+                self.slots.release()
+
+    def _next_batch(self) -> tuple[list[dict[str, Any]], bool]:
+        with self._duplicates_lock:
+            if self._duplicates:
+                size = self.trigger.batch_size
+                batch, self._duplicates = self._duplicates[:size], self._duplicates[size:]
+                return batch, True
         messages = self._receive()
         if messages and not self.enabled:  # disabled while polling: give the messages back untouched
             self.sqs.change_message_visibility_batch(
@@ -195,10 +218,18 @@ class SqsSource(_Source):
                     for i, m in enumerate(messages)
                 ],
             )
-            return
-        if messages:
-            region = self.runtime.config.region
-            self._process([events.sqs_record(m, self.wiring.queue_arn or "", region) for m in messages])
+            return [], False
+        region = self.runtime.config.region
+        return [events.sqs_record(m, self.wiring.queue_arn or "", region) for m in messages], False
+
+    def _run_batch(self, records: list[dict[str, Any]], duplicate: bool) -> None:
+        try:
+            self._process(records, duplicate)
+        except Exception as exc:
+            if not self.stopping:
+                log.warning("%s: batch error: %s", self.name_, exc)
+        finally:
+            self.slots.release()
 
     def _process(self, records: list[dict[str, Any]], duplicate: bool = False) -> None:
         ids = [r["messageId"] for r in records]
@@ -255,7 +286,8 @@ class SqsSource(_Source):
                     copy = json.loads(json.dumps(rec))
                     count = int(copy["attributes"].get("ApproximateReceiveCount", "1")) + 1
                     copy["attributes"]["ApproximateReceiveCount"] = str(count)
-                    self._duplicates.append(copy)
+                    with self._duplicates_lock:
+                        self._duplicates.append(copy)
 
 
 class StreamSource(_Source):
@@ -327,65 +359,24 @@ class StreamSource(_Source):
             self.runtime.stopping.wait(self.runtime.config.retry_after or 1.0)
 
 
-_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
-
-
-def schedule_period(expression: str) -> float | None:
-    """Seconds between runs of a rate() expression; None for cron() (not evaluated locally)."""
-    match = _RATE.fullmatch(expression)
-    if not match:
-        return None
-    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
-    return int(match.group(1)) * unit
-
-
 class ScheduleSource(_Source):
-    def run(self) -> None:
-        period = schedule_period(self.trigger.raw["expression"])
-        if period is None:
-            return  # cron(): invoke it by hand (`invoke`)
-        rule_arn = self.runtime.deployment.arn("events", f"rule/{self.wiring.physical_name}")
-        while not self.runtime.stopping.wait(period):
-            config = self.runtime.config
-            event = events.scheduled_event(rule_arn, config.account_id, config.region)
-            invocation = self.invoke(event)
-            self.runtime.journal.add_invocation(
-                self.name_,
-                "schedule",
-                invocation,
-                [RecordOutcome(event["id"], [event["id"]], invocation.ok, invocation.error_text)],
-            )
-
-
-class TapDrain(threading.Thread):
-    """Drains the runtime's tap queue: when each event reached the bus (for `trace`)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(name="tap", daemon=True)
-        self.runtime = runtime
-        self.sqs = runtime.client("sqs")
+    """Runs a function on its schedule (rate() or cron(), see schedules.py) on the runtime's schedule clock."""
 
     def run(self) -> None:
-        url = self.runtime.topology.tap_queue_url
-        while not self.runtime.stopping.is_set():
-            try:
-                messages = self.sqs.receive_message(
-                    QueueUrl=url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=self.runtime.config.poll_wait_seconds,
-                    AttributeNames=["SentTimestamp"],
-                ).get("Messages", [])
-                for m in messages:
-                    self.runtime.journal.add_publish(
-                        json.loads(m["Body"]), int(m["Attributes"]["SentTimestamp"]) / 1000
-                    )
-                if messages:
-                    self.sqs.delete_message_batch(
-                        QueueUrl=url,
-                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-                    )
-            except Exception as exc:
-                if self.runtime.stopping.is_set():
-                    return
-                log.warning("tap: %s", exc)
-                self.runtime.stopping.wait(1)
+        try:
+            schedule = Schedule.parse(self.trigger.raw["expression"], self.trigger.raw.get("timezone"))
+        except ValueError as exc:  # UnsupportedSchedule included: `tick` still runs it
+            log.warning("%s: schedule not run locally (%s); use `tick %s`", self.name_, exc, self.name_)
+            return
+        clock = self.runtime.schedule_clock
+        start = clock.now()
+        after = start
+        while not self.stopping:
+            due = schedule.next_after(after, start=start)
+            if due is None:
+                return
+            if self.runtime.stopping.wait(clock.real_delay(due)):
+                return
+            after = due
+            if self.enabled:
+                self.runtime.tick(self.name_, at=due)
