@@ -24,6 +24,9 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
   into "in%2Fa+b.txt"; S3 keeps the slashes ("in/a+b.txt"). moto also leaves out the object's
   `versionId` (S3 sends it for versioned buckets) and the `sequencer`.
 
+- DynamoDB: one lock around moto's item and transaction operations, so conditional writes and
+  transactions are atomic across threads as in DynamoDB (see `_serialize_dynamodb`).
+
 `apply_patches()` is also used in-process by the test kit (devtools.testing); it is idempotent.
 """
 
@@ -86,6 +89,42 @@ def apply_patches() -> None:
         return event
 
     notifications._get_s3_event = s3_event
+    _serialize_dynamodb()
+
+
+# DynamoDB operations moto runs without a lock. Real DynamoDB applies each (transactional)
+# write atomically; moto checks conditions and writes in separate Python steps and rolls a
+# cancelled transaction back by restoring a copy of the whole table, losing writes made by
+# other threads meanwhile. Measured: 50 threads reserving one SKU with 10 units "succeeded"
+# 11, 12 and 20 times in three runs; with this lock exactly 10 every time.
+_DYNAMODB_OPERATIONS = (
+    "transact_write_items",
+    "transact_get_items",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "batch_get_item",
+    "batch_write_item",
+    "query",
+    "scan",
+)
+
+
+def _serialize_dynamodb() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in _DYNAMODB_OPERATIONS:
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
     _patch_events_publish_hook()
     _patch_ses_messages()
 
