@@ -162,6 +162,57 @@ def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
 
 
+# --------------------------------------------------------------------------- DynamoDB Streams
+
+
+def dynamodb_stream_record(
+    event_name: str,
+    keys: dict[str, Any],
+    *,
+    new_image: dict[str, Any] | None = None,
+    old_image: dict[str, Any] | None = None,
+    stream_arn: str,
+    sequence_number: str,
+    view_type: str = "NEW_IMAGE",
+    event_id: str | None = None,
+    created: datetime | int | None = None,
+    size_bytes: int | None = None,
+) -> dict[str, Any]:
+    """One DynamoDB Streams record of a Lambda event source mapping batch.
+
+    Images and keys are in DynamoDB JSON (`{"S": "..."}`), as the stream carries them; which
+    images are present follows the stream view type (KEYS_ONLY: none, NEW_IMAGE: NewImage for
+    INSERT/MODIFY, OLD_IMAGE: OldImage for MODIFY/REMOVE, NEW_AND_OLD_IMAGES: both). Lambda
+    passes `ApproximateCreationDateTime` as epoch seconds and adds `eventSourceARN`.
+    """
+    if event_name not in ("INSERT", "MODIFY", "REMOVE"):
+        raise ValueError(f"eventName must be INSERT, MODIFY or REMOVE, not {event_name!r}")
+    if view_type not in ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"):
+        raise ValueError(f"unknown StreamViewType {view_type!r}")
+    if isinstance(created, datetime):
+        created = int(created.timestamp())
+    change: dict[str, Any] = {"ApproximateCreationDateTime": created if created is not None else int(time.time())}
+    change["Keys"] = keys
+    if view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and event_name != "REMOVE" and new_image is not None:
+        change["NewImage"] = new_image
+    if view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and event_name != "INSERT" and old_image is not None:
+        change["OldImage"] = old_image
+    change["SequenceNumber"] = sequence_number
+    if size_bytes is None:
+        size_bytes = len(json.dumps([keys, change.get("NewImage"), change.get("OldImage")]))
+    change["SizeBytes"] = size_bytes
+    change["StreamViewType"] = view_type
+    return {
+        "eventID": event_id or uuid.uuid4().hex,
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": stream_arn.split(":")[3],
+        "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    }
+
+
 # --------------------------------------------------------------------------- S3
 
 

@@ -2,48 +2,44 @@
 
 Each order is its own invocation on its own thread (Lambda runs concurrent invocations in
 separate environments; threads share only moto and the module, which the handler does not
-mutate). The conftest makes moto's DynamoDB writes serializable, as DynamoDB's are: without
-that lock moto itself loses writes under threads (see `serialize_dynamodb_writes`).
+mutate). The test kit makes moto's DynamoDB writes serializable, as DynamoDB's are: without
+that lock moto itself loses writes under threads (see the devtools.testing docstring).
 """
 
 from __future__ import annotations
 
 import threading
 
-from devtools.aws_events import sqs_record
+from devtools import commerce_fixtures as commerce
 
 ORDERS, UNITS = 50, 10
 
 
-def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten(aws, ev):
-    api = aws.load_handler("api")
-    ev.http(
-        api,
-        "PUT",
-        "/rates/EUR",
-        {"rates": {"USD": "1.08", "GBP": "0.85", "JPY": "161"}},
-        route="PUT /rates/{base}",
-        params={"base": "EUR"},
-    )
+def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten(aws):
+    aws.load_handler("inventory.api")
+    aws.http("PUT", "/rates/EUR", {"rates": {"USD": "1.08", "GBP": "0.85", "JPY": "161"}})
     body = {
         "name": "Mug",
         "quantity": UNITS,
         "base_price": {"amount": "9.99", "currency": "EUR"},
         "low_stock_threshold": 3,
     }
-    assert (
-        ev.http(api, "PUT", "/inventory/MUG-1", body, route="PUT /inventory/{sku}", params={"sku": "MUG-1"})[0] == 201
-    )
+    assert aws.http("PUT", "/inventory/MUG-1", body)[0] == 201
     aws.published()
 
-    reservations = aws.load_handler("reservations")
-    records = [sqs_record(ev.order_placed(f"ord_{i:08d}", [("MUG-1", 1)])) for i in range(ORDERS)]
+    aws.load_handler("inventory.reservations")
+    records = [
+        aws.sqs_record(
+            "inventory.reservations", commerce.order_placed(f"ord_{i:08d}", [("MUG-1", 1)], unit_price="10.00")
+        )
+        for i in range(ORDERS)
+    ]
     start = threading.Barrier(ORDERS)
     responses: list[dict] = []
 
     def place(record):
         start.wait()
-        responses.append(ev.deliver(reservations, records=[record]))
+        responses.append(aws.deliver("inventory.reservations", record))
 
     threads = [threading.Thread(target=place, args=(r,)) for r in records]
     for t in threads:
@@ -52,9 +48,9 @@ def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten(aws, ev):
         t.join()
 
     assert responses == [{"batchItemFailures": []}] * ORDERS  # every order got its answer first time
-    stock = aws.stock("MUG-1")
+    stock = aws.get_item("inventory:stock", sku="MUG-1")
     assert (int(stock["available"]), int(stock["reserved"])) == (0, UNITS)
-    states = [aws.reservation(f"ord_{i:08d}")["state"] for i in range(ORDERS)]
+    states = [aws.get_item("inventory:reservations", order_id=f"ord_{i:08d}")["state"] for i in range(ORDERS)]
     assert (states.count("reserved"), states.count("failed")) == (UNITS, ORDERS - UNITS)
 
     published = aws.published()

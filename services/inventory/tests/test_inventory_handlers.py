@@ -7,17 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from devtools.aws_events import sqs_record
+from devtools import commerce_fixtures as commerce
 
+RESERVATIONS, LISTINGS = "inventory.reservations", "inventory.listings"
 RATES = {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}
 
 
-def seed(aws, ev, *skus: tuple[str, int, int]):
+def seed(aws, *skus: tuple[str, int, int]):
     """Rates and stock through the operations API, as the demo does; drains what it published."""
-    api = aws.load_handler("api")
-    assert (
-        ev.http(api, "PUT", "/rates/EUR", {"rates": RATES}, route="PUT /rates/{base}", params={"base": "EUR"})[0] == 200
-    )
+    aws.load_handler("inventory.api")
+    assert aws.http("PUT", "/rates/EUR", {"rates": RATES})[0] == 200
     for sku, quantity, threshold in skus:
         body = {
             "name": f"Product {sku}",
@@ -25,13 +24,34 @@ def seed(aws, ev, *skus: tuple[str, int, int]):
             "base_price": {"amount": "19.99", "currency": "EUR"},
             "low_stock_threshold": threshold,
         }
-        status, _ = ev.http(api, "PUT", f"/inventory/{sku}", body, route="PUT /inventory/{sku}", params={"sku": sku})
+        status, _ = aws.http("PUT", f"/inventory/{sku}", body)
         assert status == 201
     return aws.published()
 
 
+def order_placed(order_id: str, lines: list[tuple[str, int]]):
+    """An OrderPlaced as the orders relay publishes it."""
+    return commerce.envelope(commerce.order_placed(order_id, lines, unit_price="10.00"))
+
+
+def payment_failed(order_id: str):
+    return commerce.envelope(commerce.payment_failed(order_id, amount="10.00"))
+
+
+def order_cancelled(order_id: str):
+    return commerce.envelope(commerce.order_cancelled(order_id))
+
+
+def stock(aws, sku: str) -> dict:
+    return aws.get_item("inventory:stock", sku=sku)
+
+
+def reservation(aws, order_id: str) -> dict | None:
+    return aws.get_item("inventory:reservations", order_id=order_id)
+
+
 def level(aws, sku):
-    item = aws.stock(sku)
+    item = stock(aws, sku)
     return int(item["available"]), int(item["reserved"]), int(item["version"])
 
 
@@ -39,11 +59,11 @@ def kinds(published):
     return [e["detail-type"] for e in published]
 
 
-def test_an_order_is_reserved_all_at_once_with_level_and_low_stock_events(aws, ev):
-    seed(aws, ev, ("MUG-1", 10, 3), ("TEE-2", 5, 0))
-    reservations = aws.load_handler("reservations")
-    placed = ev.order_placed("ord_00000001", [("MUG-1", 5), ("TEE-2", 1), ("MUG-1", 3)])
-    assert ev.deliver(reservations, placed) == {"batchItemFailures": []}
+def test_an_order_is_reserved_all_at_once_with_level_and_low_stock_events(aws):
+    seed(aws, ("MUG-1", 10, 3), ("TEE-2", 5, 0))
+    aws.load_handler(RESERVATIONS)
+    placed = order_placed("ord_00000001", [("MUG-1", 5), ("TEE-2", 1), ("MUG-1", 3)])
+    assert aws.deliver(RESERVATIONS, placed) == {"batchItemFailures": []}
 
     published = aws.published()
     assert kinds(published) == ["StockReserved", "InventoryLevelChanged", "LowStockDetected", "InventoryLevelChanged"]
@@ -52,7 +72,7 @@ def test_an_order_is_reserved_all_at_once_with_level_and_low_stock_events(aws, e
         "order_id": "ord_00000001",
         "lines": [{"sku": "MUG-1", "quantity": 8}, {"sku": "TEE-2", "quantity": 1}],
     }
-    order_event_id = placed["detail"]["metadata"]["event_id"]
+    order_event_id = placed.metadata.event_id
     assert {e["detail"]["metadata"]["causation_id"] for e in published} == {order_event_id}
     assert {e["detail"]["metadata"]["correlation_id"] for e in published} == {order_event_id}
     mug = published[1]["detail"]["data"]
@@ -66,27 +86,27 @@ def test_an_order_is_reserved_all_at_once_with_level_and_low_stock_events(aws, e
     assert published[2]["detail"]["data"] == {"sku": "MUG-1", "available": 2, "threshold": 3}
     assert level(aws, "MUG-1") == (2, 8, 2)
     assert level(aws, "TEE-2") == (4, 1, 2)
-    assert aws.reservation("ord_00000001")["state"] == "reserved"
+    assert reservation(aws, "ord_00000001")["state"] == "reserved"
 
 
-def test_a_duplicate_order_placed_reserves_nothing_more_and_publishes_nothing(aws, ev):
-    seed(aws, ev, ("MUG-1", 10, 0))
-    reservations = aws.load_handler("reservations")
-    placed = ev.order_placed("ord_00000002", [("MUG-1", 4)])
-    ev.deliver(reservations, placed)
+def test_a_duplicate_order_placed_reserves_nothing_more_and_publishes_nothing(aws):
+    seed(aws, ("MUG-1", 10, 0))
+    aws.load_handler(RESERVATIONS)
+    placed = order_placed("ord_00000002", [("MUG-1", 4)])
+    aws.deliver(RESERVATIONS, placed)
     assert len(aws.published()) == 2
     # the same message again, then the same order under another event id (a second relay run)
-    assert ev.deliver(reservations, placed, placed) == {"batchItemFailures": []}
-    assert ev.deliver(reservations, ev.order_placed("ord_00000002", [("MUG-1", 4)])) == {"batchItemFailures": []}
+    assert aws.deliver(RESERVATIONS, placed, placed) == {"batchItemFailures": []}
+    assert aws.deliver(RESERVATIONS, order_placed("ord_00000002", [("MUG-1", 4)])) == {"batchItemFailures": []}
     assert aws.published() == []
     assert level(aws, "MUG-1") == (6, 4, 2)
 
 
-def test_insufficient_stock_fails_the_whole_order_and_keeps_that_answer(aws, ev):
-    seed(aws, ev, ("MUG-1", 10, 0), ("TEE-2", 1, 0))
-    reservations = aws.load_handler("reservations")
-    placed = ev.order_placed("ord_00000003", [("MUG-1", 2), ("TEE-2", 3), ("NOPE-9", 1)])
-    ev.deliver(reservations, placed)
+def test_insufficient_stock_fails_the_whole_order_and_keeps_that_answer(aws):
+    seed(aws, ("MUG-1", 10, 0), ("TEE-2", 1, 0))
+    aws.load_handler(RESERVATIONS)
+    placed = order_placed("ord_00000003", [("MUG-1", 2), ("TEE-2", 3), ("NOPE-9", 1)])
+    aws.deliver(RESERVATIONS, placed)
     [failed] = aws.published()
     assert failed["detail-type"] == "StockReservationFailed"
     assert failed["detail"]["data"]["shortages"] == [
@@ -94,50 +114,46 @@ def test_insufficient_stock_fails_the_whole_order_and_keeps_that_answer(aws, ev)
         {"sku": "TEE-2", "requested": 3, "available": 1},
     ]
     assert level(aws, "MUG-1") == (10, 0, 1)  # all or nothing: MUG-1 untouched
-    assert aws.reservation("ord_00000003")["state"] == "failed"
+    assert reservation(aws, "ord_00000003")["state"] == "failed"
 
     # stock arrives, then the order is redelivered: the answer stays "failed", nothing new goes out
-    api = aws.load_handler("api")
+    aws.load_handler("inventory.api")
     body = {"name": "Tee", "quantity": 50, "base_price": {"amount": "9.00", "currency": "EUR"}}
-    assert (
-        ev.http(api, "PUT", "/inventory/TEE-2", body, route="PUT /inventory/{sku}", params={"sku": "TEE-2"})[0] == 200
-    )
+    assert aws.http("PUT", "/inventory/TEE-2", body)[0] == 200
     aws.published()
-    reservations = aws.load_handler("reservations")
-    ev.deliver(reservations, placed)
+    aws.load_handler(RESERVATIONS)
+    aws.deliver(RESERVATIONS, placed)
     assert aws.published() == []
     assert level(aws, "TEE-2")[:2] == (50, 0)
 
 
-def test_a_crash_between_write_and_publish_republishes_the_same_event_ids_once(aws, ev, monkeypatch):
-    seed(aws, ev, ("MUG-1", 10, 0))
-    reservations = aws.load_handler("reservations")
+def test_a_crash_between_write_and_publish_republishes_the_same_event_ids_once(aws, monkeypatch):
+    seed(aws, ("MUG-1", 10, 0))
+    reservations = aws.load_handler(RESERVATIONS)
     original = reservations.publisher.publish
     monkeypatch.setattr(reservations.publisher, "publish", lambda *e: (_ for _ in ()).throw(RuntimeError("crash")))
-    placed = ev.order_placed("ord_00000004", [("MUG-1", 1)])
-    record = sqs_record(placed)
-    assert ev.deliver(reservations, records=[record]) == {
-        "batchItemFailures": [{"itemIdentifier": record["messageId"]}]
-    }
+    placed = order_placed("ord_00000004", [("MUG-1", 1)])
+    record = aws.sqs_record(RESERVATIONS, placed)
+    assert aws.deliver(RESERVATIONS, record) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
     assert aws.published() == []
-    stored = aws.reservation("ord_00000004")
+    stored = reservation(aws, "ord_00000004")
     assert stored["outbox_published"] is False
     stored_ids = [__import__("json").loads(e["detail"])["metadata"]["event_id"] for e in stored["outbox"]]
 
     monkeypatch.setattr(reservations.publisher, "publish", original)
-    retry = sqs_record(placed, message_id=record["messageId"], receive_count=2)
-    assert ev.deliver(reservations, records=[retry]) == {"batchItemFailures": []}
+    retry = aws.sqs_record(RESERVATIONS, placed, message_id=record["messageId"], receive_count=2)
+    assert aws.deliver(RESERVATIONS, retry) == {"batchItemFailures": []}
     published = aws.published()
     assert [e["detail"]["metadata"]["event_id"] for e in published] == stored_ids
     assert kinds(published) == ["StockReserved", "InventoryLevelChanged"]
     assert level(aws, "MUG-1") == (9, 1, 2)  # reserved once
-    ev.deliver(reservations, placed)
+    aws.deliver(RESERVATIONS, placed)
     assert aws.published() == []
 
 
-def test_a_failure_mid_batch_fails_only_that_record_and_its_retry_converges(aws, ev, monkeypatch):
-    seed(aws, ev, ("MUG-1", 10, 0))
-    reservations = aws.load_handler("reservations")
+def test_a_failure_mid_batch_fails_only_that_record_and_its_retry_converges(aws, monkeypatch):
+    seed(aws, ("MUG-1", 10, 0))
+    reservations = aws.load_handler(RESERVATIONS)
     original = reservations.store.reserve
     failed_once = []
 
@@ -148,25 +164,25 @@ def test_a_failure_mid_batch_fails_only_that_record_and_its_retry_converges(aws,
         return original(order_id, *args, **kwargs)
 
     monkeypatch.setattr(reservations.store, "reserve", flaky)
-    records = [sqs_record(ev.order_placed(f"ord_0000000{i}", [("MUG-1", 2)])) for i in (5, 6, 7)]
-    response = ev.deliver(reservations, records=records)
+    records = [aws.sqs_record(RESERVATIONS, order_placed(f"ord_0000000{i}", [("MUG-1", 2)])) for i in (5, 6, 7)]
+    response = aws.deliver(RESERVATIONS, *records)
     assert response == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
     assert level(aws, "MUG-1") == (6, 4, 3)
     # SQS redelivers the failed record (and, at least once, a record that had succeeded)
-    ev.deliver(reservations, records=[records[1], records[0]])
+    aws.deliver(RESERVATIONS, records[1], records[0])
     assert level(aws, "MUG-1") == (4, 6, 4)
     published = aws.published()
     assert kinds(published).count("StockReserved") == 3
     assert len({e["detail"]["metadata"]["event_id"] for e in published}) == len(published)
 
 
-def test_payment_failed_releases_the_stock_once(aws, ev):
-    seed(aws, ev, ("MUG-1", 10, 0))
-    reservations = aws.load_handler("reservations")
-    ev.deliver(reservations, ev.order_placed("ord_00000008", [("MUG-1", 3)]))
+def test_payment_failed_releases_the_stock_once(aws):
+    seed(aws, ("MUG-1", 10, 0))
+    aws.load_handler(RESERVATIONS)
+    aws.deliver(RESERVATIONS, order_placed("ord_00000008", [("MUG-1", 3)]))
     aws.published()
-    failed = ev.payment_failed("ord_00000008")
-    assert ev.deliver(reservations, failed, failed) == {"batchItemFailures": []}
+    failed = payment_failed("ord_00000008")
+    assert aws.deliver(RESERVATIONS, failed, failed) == {"batchItemFailures": []}
     published = aws.published()
     assert kinds(published) == ["StockReleased", "InventoryLevelChanged"]
     assert published[0]["detail"]["data"] == {
@@ -177,18 +193,18 @@ def test_payment_failed_releases_the_stock_once(aws, ev):
     assert published[1]["detail"]["data"]["available"] == 10
     assert level(aws, "MUG-1") == (10, 0, 3)
     # the order is then cancelled too: nothing is released twice
-    ev.deliver(reservations, ev.order_cancelled("ord_00000008"))
+    aws.deliver(RESERVATIONS, order_cancelled("ord_00000008"))
     assert aws.published() == []
     assert level(aws, "MUG-1") == (10, 0, 3)
-    assert aws.reservation("ord_00000008")["release_reason"] == "payment_failed"
+    assert reservation(aws, "ord_00000008")["release_reason"] == "payment_failed"
 
 
-def test_a_cancellation_before_the_order_placed_leaves_a_tombstone_and_reserves_nothing(aws, ev):
-    seed(aws, ev, ("MUG-1", 10, 0))
-    reservations = aws.load_handler("reservations")
-    assert ev.deliver(reservations, ev.order_cancelled("ord_00000009")) == {"batchItemFailures": []}
-    assert aws.reservation("ord_00000009")["state"] == "tombstone"
-    assert ev.deliver(reservations, ev.order_placed("ord_00000009", [("MUG-1", 3)])) == {"batchItemFailures": []}
+def test_a_cancellation_before_the_order_placed_leaves_a_tombstone_and_reserves_nothing(aws):
+    seed(aws, ("MUG-1", 10, 0))
+    aws.load_handler(RESERVATIONS)
+    assert aws.deliver(RESERVATIONS, order_cancelled("ord_00000009")) == {"batchItemFailures": []}
+    assert reservation(aws, "ord_00000009")["state"] == "tombstone"
+    assert aws.deliver(RESERVATIONS, order_placed("ord_00000009", [("MUG-1", 3)])) == {"batchItemFailures": []}
     assert aws.published() == []
     assert level(aws, "MUG-1") == (10, 0, 1)
 
@@ -196,12 +212,13 @@ def test_a_cancellation_before_the_order_placed_leaves_a_tombstone_and_reserves_
 # --------------------------------------------------------------------------- listings
 
 
-def test_listings_follow_levels_in_every_market_and_ignore_stale_or_repeated_ones(aws, ev):
-    seeded = seed(aws, ev, ("MUG-1", 10, 8))
-    listings = aws.load_handler("listings")
-    assert ev.deliver(listings, *seeded) == {"batchItemFailures": []}
+def test_listings_follow_levels_in_every_market_and_ignore_stale_or_repeated_ones(aws):
+    seeded = seed(aws, ("MUG-1", 10, 8))
+    aws.load_handler(LISTINGS)
+    assert aws.deliver(LISTINGS, *seeded) == {"batchItemFailures": []}
     prices = {
-        m: aws.table("listings").get_item(Key={"market": m, "sku": "MUG-1"})["Item"] for m in ("eu", "us", "uk", "jp")
+        m: aws.dynamodb_table("inventory:listings").get_item(Key={"market": m, "sku": "MUG-1"})["Item"]
+        for m in ("eu", "us", "uk", "jp")
     }
     assert {m: (i["price"]["amount"], i["price"]["currency"]) for m, i in prices.items()} == {
         "eu": ("19.99", "EUR"),
@@ -211,21 +228,19 @@ def test_listings_follow_levels_in_every_market_and_ignore_stale_or_repeated_one
     }
     assert {i["availability"] for i in prices.values()} == {"in_stock"}
 
-    reservations = aws.load_handler("reservations")
-    ev.deliver(reservations, ev.order_placed("ord_00000010", [("MUG-1", 1)]))  # v2: 9 left
-    ev.deliver(reservations, ev.order_placed("ord_00000011", [("MUG-1", 2)]))  # v3: 7 left, low
+    aws.load_handler(RESERVATIONS)
+    aws.deliver(RESERVATIONS, order_placed("ord_00000010", [("MUG-1", 1)]))  # v2: 9 left
+    aws.deliver(RESERVATIONS, order_placed("ord_00000011", [("MUG-1", 2)]))  # v3: 7 left, low
     levels = [e for e in aws.published() if e["detail-type"] == "InventoryLevelChanged"]
     v2, v3 = levels
-    listings = aws.load_handler("listings")
-    ev.deliver(listings, v3, v2)  # reordered within the batch
-    ev.deliver(listings, v2, v3)  # and duplicated
-    eu = aws.table("listings").get_item(Key={"market": "eu", "sku": "MUG-1"})["Item"]
+    aws.load_handler(LISTINGS)
+    aws.deliver(LISTINGS, v3, v2)  # reordered within the batch
+    aws.deliver(LISTINGS, v2, v3)  # and duplicated
+    eu = aws.dynamodb_table("inventory:listings").get_item(Key={"market": "eu", "sku": "MUG-1"})["Item"]
     assert (eu["stock_version"], eu["available"], eu["availability"]) == (3, 7, "low_stock")
 
-    api = aws.load_handler("api")
-    status, body = ev.http(
-        api, "GET", "/listings/jp/MUG-1", route="GET /listings/{market}/{sku}", params={"market": "jp", "sku": "MUG-1"}
-    )
+    aws.load_handler("inventory.api")
+    status, body = aws.http("GET", "/listings/jp/MUG-1")
     assert status == 200
     assert (body["price"], body["availability"], body["stock_version"]) == (
         {"amount": "3222", "currency": "JPY"},
@@ -234,9 +249,9 @@ def test_listings_follow_levels_in_every_market_and_ignore_stale_or_repeated_one
     )
 
 
-def test_a_failing_listing_write_is_retried_and_converges(aws, ev, monkeypatch):
-    seeded = seed(aws, ev, ("MUG-1", 10, 0), ("TEE-2", 5, 0))
-    listings = aws.load_handler("listings")
+def test_a_failing_listing_write_is_retried_and_converges(aws, monkeypatch):
+    seeded = seed(aws, ("MUG-1", 10, 0), ("TEE-2", 5, 0))
+    listings = aws.load_handler(LISTINGS)
     original = listings.store.put_listing
     calls = []
 
@@ -247,10 +262,10 @@ def test_a_failing_listing_write_is_retried_and_converges(aws, ev, monkeypatch):
         return original(listing)
 
     monkeypatch.setattr(listings.store, "put_listing", flaky)
-    records = [sqs_record(e) for e in seeded]
-    assert ev.deliver(listings, records=records) == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
-    assert ev.deliver(listings, records=records) == {"batchItemFailures": []}
-    items = aws.table("listings").scan()["Items"]
+    records = [aws.sqs_record(LISTINGS, e) for e in seeded]
+    assert aws.deliver(LISTINGS, *records) == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
+    assert aws.deliver(LISTINGS, *records) == {"batchItemFailures": []}
+    items = aws.scan("inventory:listings")
     assert sorted((i["market"], i["sku"]) for i in items) == sorted(
         (m, s) for m in ("eu", "us", "uk", "jp") for s in ("MUG-1", "TEE-2")
     )
@@ -259,20 +274,20 @@ def test_a_failing_listing_write_is_retried_and_converges(aws, ev, monkeypatch):
 # --------------------------------------------------------------------------- HTTP API
 
 
-def put(ev, api, sku, body):
-    return ev.http(api, "PUT", f"/inventory/{sku}", body, route="PUT /inventory/{sku}", params={"sku": sku})
+def put(aws, sku, body):
+    return aws.http("PUT", f"/inventory/{sku}", body)
 
 
-def test_put_stock_is_idempotent_by_state_and_publishes_only_changes(aws, ev):
-    seed(aws, ev)
-    api = aws.load_handler("api")
+def test_put_stock_is_idempotent_by_state_and_publishes_only_changes(aws):
+    seed(aws)
+    aws.load_handler("inventory.api")
     body = {
         "name": "Mug",
         "quantity": 4,
         "base_price": {"amount": "12.50", "currency": "EUR"},
         "low_stock_threshold": 5,
     }
-    status, view = put(ev, api, "MUG-1", body)
+    status, view = put(aws, "MUG-1", body)
     assert status == 201
     assert view | {"updated_at": None} == {
         "sku": "MUG-1",
@@ -286,66 +301,52 @@ def test_put_stock_is_idempotent_by_state_and_publishes_only_changes(aws, ev):
         "updated_at": None,
     }
     assert kinds(aws.published()) == ["InventoryLevelChanged", "LowStockDetected"]
-    assert put(ev, api, "MUG-1", body)[0] == 200
+    assert put(aws, "MUG-1", body)[0] == 200
     assert aws.published() == []
-    status, view = put(ev, api, "MUG-1", body | {"base_price": {"amount": "13.00", "currency": "EUR"}})
+    status, view = put(aws, "MUG-1", body | {"base_price": {"amount": "13.00", "currency": "EUR"}})
     assert (status, view["version"]) == (200, 2)
     [changed] = aws.published()
     assert (changed["detail"]["data"]["change"], changed["detail"]["data"]["reason"]) == (0, "restocked")
-    assert (
-        ev.http(api, "GET", "/inventory/MUG-1", route="GET /inventory/{sku}", params={"sku": "MUG-1"})[1]["version"]
-        == 2
-    )
+    assert aws.http("GET", "/inventory/MUG-1")[1]["version"] == 2
 
 
-def test_put_stock_refuses_bad_input_with_a_reason_per_field(aws, ev):
-    seed(aws, ev)
-    api = aws.load_handler("api")
-    status, body = put(
-        ev, api, "MUG-1", {"name": "", "quantity": "5", "base_price": {"amount": 19.99, "currency": "EUR"}}
-    )
+def test_put_stock_refuses_bad_input_with_a_reason_per_field(aws):
+    seed(aws)
+    aws.load_handler("inventory.api")
+    status, body = put(aws, "MUG-1", {"name": "", "quantity": "5", "base_price": {"amount": 19.99, "currency": "EUR"}})
     assert status == 400
     fields = {e["field"] for e in body["errors"]}
     assert fields == {"name", "quantity", "base_price.amount"}
     assert "floats are not money" in next(e["reason"] for e in body["errors"] if e["field"] == "base_price.amount")
-    assert put(ev, api, "mug", {"name": "x", "quantity": 1, "base_price": {"amount": "1", "currency": "EUR"}})[0] == 400
-    status, body = put(
-        ev, api, "MUG-1", {"name": "x", "quantity": 1, "base_price": {"amount": "1.00", "currency": "CHF"}}
-    )
+    assert put(aws, "mug", {"name": "x", "quantity": 1, "base_price": {"amount": "1", "currency": "EUR"}})[0] == 400
+    status, body = put(aws, "MUG-1", {"name": "x", "quantity": 1, "base_price": {"amount": "1.00", "currency": "CHF"}})
     assert (status, body["missing"]) == (422, ["EUR", "GBP", "JPY", "USD"])
-    assert ev.http(api, "GET", "/inventory/NONE-1", route="GET /inventory/{sku}", params={"sku": "NONE-1"})[0] == 404
+    assert aws.http("GET", "/inventory/NONE-1")[0] == 404
     assert aws.published() == []
 
 
-def test_put_stock_after_a_crash_before_publishing_publishes_the_stored_events(aws, ev, monkeypatch):
-    seed(aws, ev)
-    api = aws.load_handler("api")
+def test_put_stock_after_a_crash_before_publishing_publishes_the_stored_events(aws, monkeypatch):
+    seed(aws)
+    api = aws.load_handler("inventory.api")
     original = api.publisher.publish
     monkeypatch.setattr(api.publisher, "publish", lambda *e: (_ for _ in ()).throw(RuntimeError("crash")))
     body = {"name": "Mug", "quantity": 7, "base_price": {"amount": "12.50", "currency": "EUR"}}
     with pytest.raises(RuntimeError):
-        put(ev, api, "MUG-1", body)
+        put(aws, "MUG-1", body)
     monkeypatch.setattr(api.publisher, "publish", original)
-    assert put(ev, api, "MUG-1", body)[0] == 200  # the operator retries: same state, stored events go out
+    assert put(aws, "MUG-1", body)[0] == 200  # the operator retries: same state, stored events go out
     [changed] = aws.published()
     assert (changed["detail"]["data"]["available"], changed["detail"]["data"]["stock_version"]) == (7, 1)
-    assert put(ev, api, "MUG-1", body)[0] == 200
+    assert put(aws, "MUG-1", body)[0] == 200
     assert aws.published() == []
 
 
-def test_rates_are_decimal_strings(aws, ev):
-    api = aws.load_handler("api")
-    status, body = ev.http(
-        api, "PUT", "/rates/EUR", {"rates": {"USD": 1.08}}, route="PUT /rates/{base}", params={"base": "EUR"}
-    )
+def test_rates_are_decimal_strings(aws):
+    aws.load_handler("inventory.api")
+    status, body = aws.http("PUT", "/rates/EUR", {"rates": {"USD": 1.08}})
     assert status == 400 and body["errors"][0]["field"] == "rates.USD"
-    assert (
-        ev.http(api, "PUT", "/rates/EUR", {"rates": {"XXX": "1"}}, route="PUT /rates/{base}", params={"base": "EUR"})[0]
-        == 400
-    )
-    assert (
-        ev.http(api, "PUT", "/rates/EUR", {"rates": RATES}, route="PUT /rates/{base}", params={"base": "EUR"})[0] == 200
-    )
-    status, body = ev.http(api, "GET", "/rates", route="GET /rates")
+    assert aws.http("PUT", "/rates/EUR", {"rates": {"XXX": "1"}})[0] == 400
+    assert aws.http("PUT", "/rates/EUR", {"rates": RATES})[0] == 200
+    status, body = aws.http("GET", "/rates")
     assert status == 200
     assert {(r["quote"], Decimal(r["rate"])) for r in body["rates"]} == {(q, Decimal(r)) for q, r in RATES.items()}

@@ -11,6 +11,8 @@ from notifications.emails import confirmation_email
 from notifications.mailer import Mailer
 from notifications.orders import OrderContact
 
+from devtools import commerce_fixtures as commerce
+
 
 @pytest.fixture
 def moto_server():
@@ -30,14 +32,14 @@ def _dev():
     return module
 
 
-def test_sent_emails_lists_what_ses_accepted_on_the_moto_server(moto_server, make):
+def test_sent_emails_lists_what_ses_accepted_on_the_moto_server(moto_server):
     dev = _dev()
     before = len(dev.sent_emails(moto_server))  # moto's model registry is per process
     dev.verify_sender(moto_server, "orders@shop.example")
     ses = boto3.client(
         "ses", endpoint_url=moto_server, region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    order = OrderContact.from_order_placed(make.order_placed(locale="ja-JP", time_zone="Asia/Tokyo"))
+    order = OrderContact.from_order_placed(commerce.order_placed(locale="ja-JP", time_zone="Asia/Tokyo"))
     Mailer("orders@shop.example", client=ses).send(confirmation_email(order, card_last4="4242"))
 
     mails = dev.sent_emails(moto_server)[before:]

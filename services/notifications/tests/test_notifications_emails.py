@@ -9,12 +9,14 @@ import pytest
 from notifications.emails import TEMPLATES, confirmation_email, format_datetime, low_stock_email
 from notifications.orders import OrderContact
 
+from devtools import commerce_fixtures as commerce
+
 NBSP, NNBSP = "\u00a0", "\u202f"
 
 
 @pytest.fixture
-def contact(make):
-    return lambda **kwargs: OrderContact.from_order_placed(make.order_placed(**kwargs))
+def contact():
+    return lambda **kwargs: OrderContact.from_order_placed(commerce.order_placed(**kwargs))
 
 
 @pytest.mark.parametrize(

@@ -23,20 +23,13 @@ from orders.domain import (
     price_lines,
 )
 
-from shared.events.commerce import Address, Customer
+from devtools import commerce_fixtures as commerce
 from shared.eventstore import StoredEvent
 from shared.money import Money
 
 T = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-CUSTOMER = Customer(
-    customer_id="c-1",
-    email="erika@example.de",
-    name="Erika Mustermann",
-    locale="de-DE",
-    time_zone="Europe/Berlin",
-    region="eu-central-1",
-)
-ADDRESS = Address(name="Erika Mustermann", line1="Heidestr. 17", city="Köln", postal_code="51147", country="DE")
+CUSTOMER = commerce.customer(customer_id="c-1", region="eu-central-1")
+ADDRESS = commerce.address("DE")
 LISTINGS = InMemoryListings(
     {
         ("eu", "MUG-01"): Money.of("12.50", "EUR"),

@@ -9,11 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devtools.aws_events import LambdaContext, api_gateway_http, eventbridge_event, sqs_event, sqs_record
-from shared.events import new_envelope
-from shared.events.inventory import StockReservationFailed
-from shared.events.payments import PaymentFailed, PaymentSucceeded
-from shared.events.shipping import ShipmentDelivered, ShipmentDispatched
+from devtools import commerce_fixtures as commerce
 
 BODY = {
     "customer": {
@@ -35,105 +31,104 @@ BODY = {
     },
     "payment_method_id": "pm_abcdefgh12",
 }
-CTX = LambdaContext(function_name="test-orders-fn", timeout_seconds=10)
+API, PROCESS, RELAY, PROJECTION = "orders.api", "orders.process", "orders.relay", "orders.projection"
 
 
-def call(api, method: str, path: str, body=None, *, key: str | None = None, query=None):
+def call(aws, method: str, path: str, body=None, *, key: str | None = None, query=None):
+    """A request through the HTTP API (to the orders.api module loaded last)."""
     headers = {"content-type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    event = api_gateway_http(
-        method, path, body=None if body is None else json.dumps(body), headers=headers, query=query
-    )
-    response = api.handler(event, CTX)
-    return response["statusCode"], json.loads(response["body"])
+    return aws.http(method, path, body, headers=headers, query=query)
 
 
 def place(aws, key: str = "key-1", body=BODY):
-    api = aws.load_handler("api")
-    return api, *call(api, "POST", "/orders", body, key=key)
+    """POST /orders to a freshly loaded orders.api; (status, body)."""
+    aws.load_handler(API)
+    return call(aws, "POST", "/orders", body, key=key)
+
+
+def stream_records(aws) -> list[dict]:
+    """The events table's new stream records, as Lambda hands them to relay and projection."""
+    return aws.stream_records("orders:events")
 
 
 def pump(aws, *functions: str) -> dict[str, dict]:
     """Hand the new stream records to each stream function, as the event source mappings would."""
-    records = aws.stream_records()
-    return {fn: aws.load_handler(fn).handler({"Records": records}, CTX) for fn in functions}
+    records = stream_records(aws)
+    responses = {}
+    for fn in functions:
+        aws.load_handler(fn)
+        responses[fn] = aws.deliver(fn, *records)
+    return responses
 
 
-def incoming(source: str, data, receive_count: int = 1) -> tuple[dict, object]:
-    envelope = new_envelope(data, source=source, region="eu-west-1")
-    return sqs_record(
-        eventbridge_event(source, data.detail_type, envelope.detail()), receive_count=receive_count
-    ), envelope
+def incoming(aws, data, receive_count: int = 1) -> dict:
+    """The SQS record of orders.process for an event its producer publishes now."""
+    return aws.sqs_record(PROCESS, commerce.envelope(data), receive_count=receive_count)
 
 
 def paid(order_id: str, payment_id: str = "pay_0000abcd"):
-    return PaymentSucceeded(
-        payment_id=payment_id,
-        order_id=order_id,
-        amount={"amount": "44.99", "currency": "EUR"},
-        card_brand="visa",
-        card_last4="4242",
-    )
+    return commerce.payment_succeeded(order_id, payment_id=payment_id, amount="44.99")
 
 
 def dispatched(order_id: str):
-    return ShipmentDispatched(
-        shipment_id="shp_0000abcd",
-        order_id=order_id,
-        carrier="DHL",
-        tracking_number="JJD0001",
-        dispatched_at=datetime.now(UTC),
-    )
+    return commerce.shipment_dispatched(order_id, shipment_id="shp_0000abcd", tracking_number="JJD0001")
 
 
 def delivered(order_id: str):
-    return ShipmentDelivered(shipment_id="shp_0000abcd", order_id=order_id, delivered_at=datetime.now(UTC))
+    return commerce.shipment_delivered(order_id, shipment_id="shp_0000abcd")
+
+
+def view_item(aws, order_id: str) -> dict | None:
+    """The order view's item, in DynamoDB JSON."""
+    views = aws.table("orders:views")
+    return aws.clients.dynamodb.get_item(TableName=views, Key={"order_id": {"S": order_id}}).get("Item")
 
 
 # --------------------------------------------------------------------------- POST /orders
 
 
 def test_post_orders_is_idempotent_per_key_and_body(aws):
-    api, status, order = place(aws)
+    status, order = place(aws)
     assert status == 201
     assert order["status"] == "Placed" and order["total"] == {"amount": "44.99", "currency": "EUR"}
     assert order["order_id"].startswith("ord_")
-    assert aws.load_handler("api") and len(aws.stream_records()) == 1  # one event appended
+    assert aws.load_handler(API) and len(stream_records(aws)) == 1  # one event appended
 
     # The client retries: same key, same body (keys reordered) -> the same response, nothing new.
     reordered = dict(reversed(list(BODY.items())))
-    assert call(api, "POST", "/orders", reordered, key="key-1") == (201, order)
-    assert aws.stream_records() == []
+    assert call(aws, "POST", "/orders", reordered, key="key-1") == (201, order)
+    assert stream_records(aws) == []
 
     # Same key, another body -> 422, nothing appended.
     other = copy.deepcopy(BODY)
     other["lines"][0]["quantity"] = 3
-    status, body = call(api, "POST", "/orders", other, key="key-1")
+    status, body = call(aws, "POST", "/orders", other, key="key-1")
     assert status == 422 and "different request body" in body["message"]
-    assert aws.stream_records() == []
+    assert stream_records(aws) == []
 
     # A new key is a new order.
-    status, second = call(api, "POST", "/orders", BODY, key="key-2")
+    status, second = call(aws, "POST", "/orders", BODY, key="key-2")
     assert status == 201 and second["order_id"] != order["order_id"]
 
 
 def test_post_orders_without_a_key_is_400_and_creates_nothing(aws):
-    api = aws.load_handler("api")
-    status, body = call(api, "POST", "/orders", BODY)
+    aws.load_handler(API)
+    status, body = call(aws, "POST", "/orders", BODY)
     assert status == 400 and "Idempotency-Key" in body["message"]
-    assert aws.stream_records() == []
+    assert stream_records(aws) == []
 
 
 def test_invalid_bodies_are_400_with_a_reason_per_field(aws):
-    api = aws.load_handler("api")
+    aws.load_handler(API)
     bad = copy.deepcopy(BODY)
     bad["currency"] = "XXX"
     bad["lines"] = [{"sku": "MUG-01", "quantity": 0}, {"sku": "bad sku", "quantity": 1}]
     bad["customer"]["time_zone"] = "Mars/Olympus"
     del bad["shipping_address"]["city"]
     bad["surprise"] = True
-    status, body = call(api, "POST", "/orders", bad, key="key-bad")
+    status, body = call(aws, "POST", "/orders", bad, key="key-bad")
     assert status == 400
     errors = body["errors"]
     assert set(errors) == {
@@ -150,22 +145,22 @@ def test_invalid_bodies_are_400_with_a_reason_per_field(aws):
 
     unknown = copy.deepcopy(BODY)
     unknown["lines"].append({"sku": "GHOST-1", "quantity": 1})
-    status, body = call(api, "POST", "/orders", unknown, key="key-ghost")
+    status, body = call(aws, "POST", "/orders", unknown, key="key-ghost")
     assert (status, body["errors"]) == (400, {"lines.2.sku": "GHOST-1 is not sold in region eu-central-1"})
-    status, body = call(api, "POST", "/orders", None, key="key-empty")
+    status, body = call(aws, "POST", "/orders", None, key="key-empty")
     assert (status, body["errors"]) == (400, {"body": "a JSON object is required"})
-    assert aws.stream_records() == []
+    assert stream_records(aws) == []
 
 
 def test_prices_come_from_the_customers_market_converted_into_the_order_currency(aws):
     body = copy.deepcopy(BODY)
     body["currency"] = "JPY"
     body["lines"] = [{"sku": "MUG-01", "quantity": 1}]
-    _, status, order = place(aws, "key-jpy", body)
+    status, order = place(aws, "key-jpy", body)
     assert status == 201
     assert order["total"] == {"amount": "2015", "currency": "JPY"}  # 12.50 EUR * 161.2345, no minor units
     body["customer"]["region"] = "ap-northeast-1"  # the jp market lists it in yen already
-    _, status, order = place(aws, "key-jp", body)
+    status, order = place(aws, "key-jp", body)
     assert order["total"] == {"amount": "2000", "currency": "JPY"}
 
 
@@ -173,10 +168,10 @@ def test_prices_come_from_the_customers_market_converted_into_the_order_currency
 
 
 def test_relay_publishes_each_event_once_as_stored_and_skips_snapshots(aws):
-    _, _, order = place(aws)
-    records = aws.stream_records()
+    _, order = place(aws)
+    records = stream_records(aws)
     assert len(records) == 1
-    relay = aws.load_handler("relay")
+    aws.load_handler(RELAY)
     # The stream hands the record over twice in one batch, plus a snapshot item and a removal.
     snapshot = copy.deepcopy(records[0])
     snapshot["dynamodb"]["NewImage"] = {
@@ -188,7 +183,7 @@ def test_relay_publishes_each_event_once_as_stored_and_skips_snapshots(aws):
     }
     snapshot["dynamodb"]["SequenceNumber"] = "900"
     removal = {**copy.deepcopy(records[0]), "eventName": "REMOVE"}
-    assert relay.handler({"Records": [records[0], records[0], snapshot, removal]}, CTX) == {"batchItemFailures": []}
+    assert aws.deliver(RELAY, records[0], records[0], snapshot, removal) == {"batchItemFailures": []}
     published = aws.published()
     assert [(e["source"], e["detail-type"]) for e in published] == [("orders", "OrderPlaced")]
     stored = json.loads(records[0]["dynamodb"]["NewImage"]["metadata"]["S"])
@@ -197,12 +192,12 @@ def test_relay_publishes_each_event_once_as_stored_and_skips_snapshots(aws):
 
 
 def test_relay_reports_the_first_failed_event_and_everything_after_it(aws, monkeypatch):
-    api, _, order = place(aws)
-    call(api, "POST", f"/orders/{order['order_id']}/cancel", {"reason": "changed my mind"})
-    _, _, order2 = place(aws, "key-2")
-    records = aws.stream_records()
+    _, order = place(aws)
+    call(aws, "POST", f"/orders/{order['order_id']}/cancel", {"reason": "changed my mind"})
+    _, order2 = place(aws, "key-2")
+    records = stream_records(aws)
     assert len(records) == 3
-    relay = aws.load_handler("relay")
+    relay = aws.load_handler(RELAY)
     client = relay.publisher.client
     real = client.put_events
     failing_id = json.loads(records[1]["dynamodb"]["NewImage"]["metadata"]["S"])["event_id"]
@@ -220,7 +215,7 @@ def test_relay_reports_the_first_failed_event_and_everything_after_it(aws, monke
 
     monkeypatch.setattr(client, "put_events", flaky)
     relay.publisher.base_delay = 0
-    result = relay.handler({"Records": records}, CTX)
+    result = aws.deliver(RELAY, *records)
     seqs = [r["dynamodb"]["SequenceNumber"] for r in records]
     assert result == {"batchItemFailures": [{"itemIdentifier": s} for s in seqs[1:]]}
     first = aws.published()
@@ -228,7 +223,7 @@ def test_relay_reports_the_first_failed_event_and_everything_after_it(aws, monke
 
     monkeypatch.setattr(client, "put_events", real)
     # Lambda retries from the lowest failed sequence number.
-    assert relay.handler({"Records": records[1:]}, CTX) == {"batchItemFailures": []}
+    assert aws.deliver(RELAY, *records[1:]) == {"batchItemFailures": []}
     retried = aws.published()
     assert [e["detail-type"] for e in retried] == ["OrderCancelled", "OrderPlaced"]
     assert retried[1]["detail"]["metadata"]["event_id"] == first[1]["detail"]["metadata"]["event_id"]  # same id again
@@ -239,29 +234,28 @@ def test_relay_reports_the_first_failed_event_and_everything_after_it(aws, monke
 
 
 def test_reactions_apply_once_under_duplicates_and_wait_for_out_of_order_events(aws):
-    _, _, order = place(aws)
+    _, order = place(aws)
     order_id = order["order_id"]
-    process = aws.load_handler("process")
-    pay_record, _ = incoming("payments", paid(order_id))
-    deliver_record, _ = incoming("shipping", delivered(order_id))
-    dispatch_record, _ = incoming("shipping", dispatched(order_id))
+    aws.load_handler(PROCESS)
+    pay_record = incoming(aws, paid(order_id))
+    deliver_record = incoming(aws, delivered(order_id))
+    dispatch_record = incoming(aws, dispatched(order_id))
 
     # Payment delivered twice in one batch, and the delivery before the dispatch.
-    batch = sqs_event(pay_record, copy.deepcopy(pay_record), deliver_record)
-    assert process.handler(batch, CTX) == {"batchItemFailures": [{"itemIdentifier": deliver_record["messageId"]}]}
-    history = aws.load_handler("api").handler(api_gateway_http("GET", f"/orders/{order_id}/events"), CTX)
+    batch = [pay_record, copy.deepcopy(pay_record), deliver_record]
+    assert aws.deliver(PROCESS, *batch) == {"batchItemFailures": [{"itemIdentifier": deliver_record["messageId"]}]}
+    aws.load_handler(API)
+    history = aws.http_response("GET", f"/orders/{order_id}/events")
     types = [e["detail_type"] for e in json.loads(history["body"])["events"]]
     assert types == ["OrderPlaced", "PaymentReceived"]
 
     # The dispatch arrives; then SQS redelivers the delivery (and the payment once more).
-    assert process.handler(sqs_event(dispatch_record), CTX) == {"batchItemFailures": []}
-    redelivered = sqs_event(
-        {**deliver_record, "attributes": {**deliver_record["attributes"], "ApproximateReceiveCount": "2"}}, pay_record
-    )
-    assert process.handler(redelivered, CTX) == {"batchItemFailures": []}
+    assert aws.deliver(PROCESS, dispatch_record) == {"batchItemFailures": []}
+    again = {**deliver_record, "attributes": {**deliver_record["attributes"], "ApproximateReceiveCount": "2"}}
+    assert aws.deliver(PROCESS, again, pay_record) == {"batchItemFailures": []}
 
-    api = aws.load_handler("api")
-    _, events = call(api, "GET", f"/orders/{order_id}/events")
+    aws.load_handler(API)
+    _, events = call(aws, "GET", f"/orders/{order_id}/events")
     assert [e["detail_type"] for e in events["events"]] == [
         "OrderPlaced",
         "PaymentReceived",
@@ -270,8 +264,8 @@ def test_reactions_apply_once_under_duplicates_and_wait_for_out_of_order_events(
     ]
     assert [e["version"] for e in events["events"]] == [1, 2, 3, 4]
     # the reaction's event is caused by the incoming one
-    relay = aws.load_handler("relay")
-    relay.handler({"Records": aws.stream_records()}, CTX)
+    aws.load_handler(RELAY)
+    aws.deliver(RELAY, *stream_records(aws))
     published = aws.published()
     paid_event = next(e for e in published if e["detail-type"] == "PaymentReceived")
     assert (
@@ -281,29 +275,18 @@ def test_reactions_apply_once_under_duplicates_and_wait_for_out_of_order_events(
 
 
 def test_rejection_payment_failure_and_an_event_for_an_unknown_order(aws):
-    _, _, a = place(aws, "key-a")
-    _, _, b = place(aws, "key-b")
-    process = aws.load_handler("process")
-    rejected, _ = incoming(
-        "inventory",
-        StockReservationFailed(order_id=a["order_id"], shortages=[{"sku": "MUG-01", "requested": 2, "available": 1}]),
-    )
-    failed, _ = incoming(
-        "payments",
-        PaymentFailed(
-            payment_id="pay_0000abcd",
-            order_id=b["order_id"],
-            amount={"amount": "44.99", "currency": "EUR"},
-            reason="card_declined",
-        ),
-    )
-    stranger, _ = incoming("payments", paid("ord_doesnotexist"))
-    result = process.handler(sqs_event(rejected, stranger, failed), CTX)
+    _, a = place(aws, "key-a")
+    _, b = place(aws, "key-b")
+    aws.load_handler(PROCESS)
+    rejected = incoming(aws, commerce.stock_reservation_failed(a["order_id"], [("MUG-01", 2, 1)]))
+    failed = incoming(aws, commerce.payment_failed(b["order_id"], payment_id="pay_0000abcd", reason="card_declined"))
+    stranger = incoming(aws, paid("ord_doesnotexist"))
+    result = aws.deliver(PROCESS, rejected, stranger, failed)
     assert result == {"batchItemFailures": [{"itemIdentifier": stranger["messageId"]}]}
-    pump(aws, "projection")
-    api = aws.load_handler("api")
-    assert call(api, "GET", f"/orders/{a['order_id']}")[1]["status"] == "Rejected"
-    view_b = call(api, "GET", f"/orders/{b['order_id']}")[1]
+    pump(aws, PROJECTION)
+    aws.load_handler(API)
+    assert call(aws, "GET", f"/orders/{a['order_id']}")[1]["status"] == "Rejected"
+    view_b = call(aws, "GET", f"/orders/{b['order_id']}")[1]
     assert (view_b["status"], view_b["reason"]) == ("PaymentFailed", "card_declined")
 
 
@@ -311,44 +294,45 @@ def test_rejection_payment_failure_and_an_event_for_an_unknown_order(aws):
 
 
 def test_get_order_reads_the_view_and_as_of_replays_the_store(aws):
-    api, _, order = place(aws)
+    _, order = place(aws)
     order_id = order["order_id"]
-    assert call(api, "GET", f"/orders/{order_id}")[0] == 404  # the projection has not run yet
+    assert call(aws, "GET", f"/orders/{order_id}")[0] == 404  # the projection has not run yet
     time.sleep(0.01)  # keep the two moments apart
     between = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     time.sleep(0.01)
-    record, _ = incoming("payments", paid(order_id))
-    assert aws.load_handler("process").handler(sqs_event(record), CTX) == {"batchItemFailures": []}
-    pump(aws, "projection")
+    record = incoming(aws, paid(order_id))
+    aws.load_handler(PROCESS)
+    assert aws.deliver(PROCESS, record) == {"batchItemFailures": []}
+    pump(aws, PROJECTION)
 
-    status, view = call(api, "GET", f"/orders/{order_id}")
+    status, view = call(aws, "GET", f"/orders/{order_id}")
     assert (status, view["status"], view["version"]) == (200, "Paid", 2)
     assert view["payment"]["payment_id"] == "pay_0000abcd" and "payment_method_id" not in view
 
-    status, then = call(api, "GET", f"/orders/{order_id}", query={"as_of": between})
+    status, then = call(aws, "GET", f"/orders/{order_id}", query={"as_of": between})
     assert (status, then["status"], then["version"], then["payment"]) == (200, "Placed", 1, None)
-    assert call(api, "GET", f"/orders/{order_id}", query={"as_of": "2020-01-01T00:00:00Z"})[0] == 404
-    status, body = call(api, "GET", f"/orders/{order_id}", query={"as_of": "yesterday"})
+    assert call(aws, "GET", f"/orders/{order_id}", query={"as_of": "2020-01-01T00:00:00Z"})[0] == 404
+    status, body = call(aws, "GET", f"/orders/{order_id}", query={"as_of": "yesterday"})
     assert status == 400 and "as_of" in body["errors"]
-    assert call(api, "GET", "/orders/ord_unknown0000")[0] == 404
-    assert call(api, "GET", "/orders/not-an-id/events")[0] == 404
-    assert call(api, "GET", "/orders/ord_unknown0000/events")[0] == 404
+    assert call(aws, "GET", "/orders/ord_unknown0000")[0] == 404
+    assert call(aws, "GET", "/orders/not-an-id/events")[0] == 404
+    assert call(aws, "GET", "/orders/ord_unknown0000/events")[0] == 404
 
 
 def test_cancel_before_shipping_then_409(aws):
-    api, _, order = place(aws)
+    _, order = place(aws)
     order_id = order["order_id"]
-    status, cancelled = call(api, "POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
+    status, cancelled = call(aws, "POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
     assert (status, cancelled["status"], cancelled["reason"]) == (200, "Cancelled", "changed my mind")
-    status, body = call(api, "POST", f"/orders/{order_id}/cancel")
+    status, body = call(aws, "POST", f"/orders/{order_id}/cancel")
     assert (status, body["status"]) == (409, "Cancelled")
-    assert call(api, "POST", "/orders/ord_unknown0000/cancel")[0] == 404
+    assert call(aws, "POST", "/orders/ord_unknown0000/cancel")[0] == 404
 
-    _, _, shipped = place(aws, "key-ship")
-    process = aws.load_handler("process")
-    for data, source in [(paid(shipped["order_id"]), "payments"), (dispatched(shipped["order_id"]), "shipping")]:
-        assert process.handler(sqs_event(incoming(source, data)[0]), CTX) == {"batchItemFailures": []}
-    status, body = call(aws.load_handler("api"), "POST", f"/orders/{shipped['order_id']}/cancel", {})
+    _, shipped = place(aws, "key-ship")
+    aws.load_handler(PROCESS)
+    for data in [paid(shipped["order_id"]), dispatched(shipped["order_id"])]:
+        assert aws.deliver(PROCESS, incoming(aws, data)) == {"batchItemFailures": []}
+    status, body = call(aws, "POST", f"/orders/{shipped['order_id']}/cancel", {})
     assert status == 409 and body["message"].endswith("is Shipped: cannot cancel")
 
 
@@ -356,45 +340,39 @@ def test_cancel_before_shipping_then_409(aws):
 
 
 def test_projection_is_unaffected_by_duplicated_and_reordered_records_and_equals_a_rebuild(aws):
-    api, _, order = place(aws)
+    _, order = place(aws)
     order_id = order["order_id"]
-    process = aws.load_handler("process")
-    for data, source in [
-        (paid(order_id), "payments"),
-        (dispatched(order_id), "shipping"),
-        (delivered(order_id), "shipping"),
-    ]:
-        assert process.handler(sqs_event(incoming(source, data)[0]), CTX) == {"batchItemFailures": []}
-    records = aws.stream_records()
+    aws.load_handler(PROCESS)
+    for data in [paid(order_id), dispatched(order_id), delivered(order_id)]:
+        assert aws.deliver(PROCESS, incoming(aws, data)) == {"batchItemFailures": []}
+    records = stream_records(aws)
     assert len(records) == 4
-    projection = aws.load_handler("projection")
+    aws.load_handler(PROJECTION)
 
     # Out of order and duplicated: v3, v1, v1, v4 (v2 missing), then everything again reversed.
-    assert projection.handler({"Records": [records[2], records[0], records[0], records[3]]}, CTX) == {
-        "batchItemFailures": []
-    }
-    live = aws.view_item(order_id)
+    assert aws.deliver(PROJECTION, records[2], records[0], records[0], records[3]) == {"batchItemFailures": []}
+    live = view_item(aws, order_id)
     assert live["status"]["S"] == "Delivered" and live["stream_version"]["N"] == "4"
-    assert projection.handler({"Records": list(reversed(records))}, CTX) == {"batchItemFailures": []}
-    assert aws.view_item(order_id) == live
+    assert aws.deliver(PROJECTION, *reversed(records)) == {"batchItemFailures": []}
+    assert view_item(aws, order_id) == live
 
-    view = call(api, "GET", f"/orders/{order_id}")[1]
+    view = call(aws, "GET", f"/orders/{order_id}")[1]
     assert view["status"] == "Delivered" and set(view["timestamps"]) == {"Placed", "Paid", "Shipped", "Delivered"}
 
     # Rebuild from the store into an empty view table: the same items.
     from orders import rebuild_view
 
-    aws.ddb.delete_item(TableName=aws.views_table, Key={"order_id": {"S": order_id}})
+    aws.clients.dynamodb.delete_item(TableName=aws.table("orders:views"), Key={"order_id": {"S": order_id}})
     assert rebuild_view.main(["--env", "test"]) == 0
-    assert aws.view_item(order_id) == live
+    assert view_item(aws, order_id) == live
 
 
 def test_a_failing_projection_write_mid_batch_fails_that_record_and_the_rest_then_the_retry_succeeds(aws, monkeypatch):
-    _, _, a = place(aws, "key-a")
-    _, _, b = place(aws, "key-b")
-    _, _, c = place(aws, "key-c")
-    records = aws.stream_records()
-    projection = aws.load_handler("projection")
+    _, a = place(aws, "key-a")
+    _, b = place(aws, "key-b")
+    _, c = place(aws, "key-c")
+    records = stream_records(aws)
+    aws.load_handler(PROJECTION)
     from orders import adapters
 
     real = adapters.ViewTable.put_if_newer
@@ -407,20 +385,20 @@ def test_a_failing_projection_write_mid_batch_fails_that_record_and_the_rest_the
         return real(self, order, **kwargs)
 
     monkeypatch.setattr(adapters.ViewTable, "put_if_newer", flaky)
-    result = projection.handler({"Records": records}, CTX)
+    result = aws.deliver(PROJECTION, *records)
     seqs = [r["dynamodb"]["SequenceNumber"] for r in records]
     assert result == {"batchItemFailures": [{"itemIdentifier": s} for s in seqs[1:]]}
-    assert aws.view_item(a["order_id"]) is not None and aws.view_item(b["order_id"]) is None
-    assert projection.handler({"Records": records[1:]}, CTX) == {"batchItemFailures": []}
-    assert all(aws.view_item(o["order_id"]) for o in (a, b, c))
+    assert view_item(aws, a["order_id"]) is not None and view_item(aws, b["order_id"]) is None
+    assert aws.deliver(PROJECTION, *records[1:]) == {"batchItemFailures": []}
+    assert all(view_item(aws, o["order_id"]) for o in (a, b, c))
 
 
 def test_a_handler_failure_mid_batch_then_its_retry_on_the_process_queue(aws, monkeypatch):
-    _, _, a = place(aws, "key-a")
-    _, _, b = place(aws, "key-b")
-    process = aws.load_handler("process")
-    rec_a, _ = incoming("payments", paid(a["order_id"]))
-    rec_b, _ = incoming("payments", paid(b["order_id"], "pay_0000bbbb"))
+    _, a = place(aws, "key-a")
+    _, b = place(aws, "key-b")
+    aws.load_handler(PROCESS)
+    rec_a = incoming(aws, paid(a["order_id"]))
+    rec_b = incoming(aws, paid(b["order_id"], "pay_0000bbbb"))
     from orders import adapters
 
     real = adapters.repository
@@ -433,22 +411,20 @@ def test_a_handler_failure_mid_batch_then_its_retry_on_the_process_queue(aws, mo
         return real(*args)
 
     monkeypatch.setattr(adapters, "repository", flaky)
-    assert process.handler(sqs_event(rec_a, rec_b), CTX) == {
-        "batchItemFailures": [{"itemIdentifier": rec_a["messageId"]}]
-    }
+    assert aws.deliver(PROCESS, rec_a, rec_b) == {"batchItemFailures": [{"itemIdentifier": rec_a["messageId"]}]}
     # Redelivery of the whole batch (a was failed; b is a duplicate by then).
-    assert process.handler(sqs_event(rec_a, rec_b), CTX) == {"batchItemFailures": []}
-    api = aws.load_handler("api")
+    assert aws.deliver(PROCESS, rec_a, rec_b) == {"batchItemFailures": []}
+    aws.load_handler(API)
     for o in (a, b):
-        _, events = call(api, "GET", f"/orders/{o['order_id']}/events")
+        _, events = call(aws, "GET", f"/orders/{o['order_id']}/events")
         assert [e["detail_type"] for e in events["events"]] == ["OrderPlaced", "PaymentReceived"]
 
 
 @pytest.mark.parametrize("conflicts", [1, 3])
 def test_a_concurrent_append_makes_the_reaction_reload_and_apply_again(aws, monkeypatch, conflicts):
-    _, _, order = place(aws)
+    _, order = place(aws)
     order_id = order["order_id"]
-    process = aws.load_handler("process")
+    aws.load_handler(PROCESS)
     from orders import adapters
 
     from shared.eventstore import ConcurrencyError, EventStore
@@ -463,5 +439,5 @@ def test_a_concurrent_append_makes_the_reaction_reload_and_apply_again(aws, monk
         return real_append(self, stream_id, expected_version, events, snapshot_state)
 
     monkeypatch.setattr(EventStore, "append", racing)
-    assert process.handler(sqs_event(incoming("payments", paid(order_id))[0]), CTX) == {"batchItemFailures": []}
+    assert aws.deliver(PROCESS, incoming(aws, paid(order_id))) == {"batchItemFailures": []}
     assert [e.detail_type for e in adapters.event_store().history(order_id)] == ["OrderPlaced", "PaymentReceived"]

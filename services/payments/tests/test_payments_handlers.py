@@ -8,22 +8,25 @@ import threading
 
 import pytest
 
-from devtools.aws_events import LambdaContext, api_gateway_http, sqs_event
+from devtools.aws_events import LambdaContext, api_gateway_http
 from shared.observability import logger
 
 VISA_OK, DECLINED, TIMEOUT = "4242424242424242", "4000000000000002", "4000000000000119"
 CVC = "987"
 
 
-def post_card(api, body: dict | str) -> tuple[int, dict, dict]:
+PROCESS = "payments.process"
+
+
+def post_card(aws, body: dict | str) -> tuple[int, dict, dict]:
     text = body if isinstance(body, str) else json.dumps(body)
-    event = api_gateway_http("POST", "/payment-methods", body=text, headers={"content-type": "application/json"})
-    response = api.handler(event, LambdaContext(function_name="test-payments-api", timeout_seconds=10))
+    response = aws.http_response("POST", "/payment-methods", text, headers={"content-type": "application/json"})
     return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
 
 
 def register(aws, number: str) -> str:
-    status, body, _ = post_card(aws.load_handler("api"), card(number))
+    aws.load_handler("payments.api")
+    status, body, _ = post_card(aws, card(number))
     assert status == 201, body
     return body["payment_method_id"]
 
@@ -32,10 +35,14 @@ def card(number: str, **changes) -> dict:
     return {"card_number": number, "expiry_month": 12, "expiry_year": 2031, "cvc": CVC, **changes}
 
 
-def deliver(process, *records) -> list[str]:
+def deliver(aws, *records) -> list[str]:
     """One Lambda invocation with an SQS batch; returns the messageIds reported as failed."""
-    response = process.handler(sqs_event(*records), LambdaContext(function_name="test-payments-process"))
+    response = aws.deliver(PROCESS, *records)
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def payment(aws, order_id: str) -> dict | None:
+    return aws.get_item("payments:payments", order_id=order_id)
 
 
 def kinds(published: list[dict]) -> list[str]:
@@ -46,12 +53,13 @@ def kinds(published: list[dict]) -> list[str]:
 
 
 def test_a_card_becomes_a_token_and_only_brand_first6_last4_expiry_are_stored(aws):
-    status, body, headers = post_card(aws.load_handler("api"), card("4242 4242 4242 4242", holder_name="E. M."))
+    aws.load_handler("payments.api")
+    status, body, headers = post_card(aws, card("4242 4242 4242 4242", holder_name="E. M."))
     assert status == 201
     assert body["brand"] == "visa" and body["last4"] == "4242" and body["payment_method_id"].startswith("pm_")
     assert set(body) == {"payment_method_id", "brand", "last4"}
     assert headers.get("Cache-Control") == "no-store"
-    [item] = aws.items("payment-methods")
+    [item] = aws.scan("payments:payment-methods")
     assert item["payment_method_id"] == body["payment_method_id"]
     assert {k: item[k] for k in ("brand", "first6", "last4", "expiry_month", "expiry_year")} == {
         "brand": "visa",
@@ -64,8 +72,8 @@ def test_a_card_becomes_a_token_and_only_brand_first6_last4_expiry_are_stored(aw
 
 
 def test_invalid_cards_are_400_with_a_reason_per_field_and_store_nothing(aws):
-    api = aws.load_handler("api")
-    status, body, _ = post_card(api, card("4242424242424241", expiry_month=0, cvc="12"))
+    aws.load_handler("payments.api")
+    status, body, _ = post_card(aws, card("4242424242424241", expiry_month=0, cvc="12"))
     assert status == 400
     assert body == {
         "message": "invalid card",
@@ -75,19 +83,19 @@ def test_invalid_cards_are_400_with_a_reason_per_field_and_store_nothing(aws):
             "cvc": "must be a string of 3 or 4 digits",
         },
     }
-    status, body, _ = post_card(api, card(VISA_OK, expiry_year=2020))
+    status, body, _ = post_card(aws, card(VISA_OK, expiry_year=2020))
     assert (status, body["errors"]) == (400, {"expiry_year": "the card has expired"})
     assert VISA_OK not in json.dumps(body)
-    assert post_card(api, '{"card_number": "4242424242424242", ')[:2] == (
+    assert post_card(aws, '{"card_number": "4242424242424242", ')[:2] == (
         400,
         {"message": "invalid card", "errors": {"body": "must be a JSON object"}},
     )
-    assert post_card(api, "[1, 2]")[1]["errors"] == {"body": "must be a JSON object"}
-    assert aws.items("payment-methods") == []
+    assert post_card(aws, "[1, 2]")[1]["errors"] == {"body": "must be a JSON object"}
+    assert aws.scan("payments:payment-methods") == []
 
 
 def test_unknown_routes_are_404(aws):
-    api = aws.load_handler("api")
+    api = aws.load_handler("payments.api")
     event = api_gateway_http("GET", "/payment-methods/pm_123", body=None)
     assert api.handler(event, LambdaContext())["statusCode"] == 404
 
@@ -100,16 +108,16 @@ def test_the_full_card_number_and_cvc_appear_in_no_log_line_table_item_or_event(
     caplog.set_level(logging.DEBUG)  # every logger, botocore's wire logs included...
     caplog.set_level(logging.DEBUG, logger=logger.name)  # ...and ours, below its deployed INFO level
     numbers = [VISA_OK, DECLINED, "5555555555554444"]
-    api = aws.load_handler("api")
-    tokens = [post_card(api, card(n))[1]["payment_method_id"] for n in numbers]
-    post_card(api, card(VISA_OK, expiry_year=2020))  # expired
-    post_card(api, card("4242 4242 4242 4242", cvc="98"))  # bad cvc
-    process = aws.load_handler("process")
+    aws.load_handler("payments.api")
+    tokens = [post_card(aws, card(n))[1]["payment_method_id"] for n in numbers]
+    post_card(aws, card(VISA_OK, expiry_year=2020))  # expired
+    post_card(aws, card("4242 4242 4242 4242", cvc="98"))  # bad cvc
+    aws.load_handler(PROCESS)
     for i, token in enumerate(tokens):
         order_id = f"ord_pci0000{i}"
         placed = saga.order_placed(order_id, token)
-        assert deliver(process, saga.record(placed), saga.record(saga.stock_reserved(order_id))) == []
-        assert deliver(process, saga.record(saga.order_cancelled(order_id))) == []
+        assert deliver(aws, placed, saga.stock_reserved(order_id)) == []
+        assert deliver(aws, saga.order_cancelled(order_id)) == []
     published = aws.published()
     assert kinds(published) == ["PaymentFailed"] + ["PaymentRefunded"] * 2 + ["PaymentSucceeded"] * 2
 
@@ -120,7 +128,7 @@ def test_the_full_card_number_and_cvc_appear_in_no_log_line_table_item_or_event(
     haystacks = {
         "log records": "\n".join(raw),
         "log output": "".join(capsys.readouterr()),
-        "tables": json.dumps([aws.items(t) for t in ("payment-methods", "payments")], default=str),
+        "tables": json.dumps([aws.scan(f"payments:{t}") for t in ("payment-methods", "payments")], default=str),
         "events": json.dumps(published),
     }
     assert len(caplog.records) > 20 and "payment method stored" in haystacks["log records"]
@@ -129,7 +137,7 @@ def test_the_full_card_number_and_cvc_appear_in_no_log_line_table_item_or_event(
         compact = text.replace(" ", "").replace("-", "")
         for number in numbers:
             assert number not in compact, f"a full card number leaked into {where}"
-    items = aws.items("payment-methods") + aws.items("payments")
+    items = aws.scan("payments:payment-methods") + aws.scan("payments:payments")
     assert not any("cvc" in key.lower() or "cvv" in key.lower() for item in items for key in item)
     assert not any(value == CVC for item in items for value in item.values())
 
@@ -139,44 +147,44 @@ def test_the_full_card_number_and_cvc_appear_in_no_log_line_table_item_or_event(
 
 def test_order_placed_then_stock_reserved_charges_once_and_publishes_payment_succeeded(aws, saga):
     token = register(aws, VISA_OK)
-    process = aws.load_handler("process")
+    process = aws.load_handler(PROCESS)
     placed = saga.order_placed("ord_00000101", token, total="1234", currency="JPY")
-    assert deliver(process, saga.record(placed)) == []
-    item = aws.payment("ord_00000101")
+    assert deliver(aws, placed) == []
+    item = payment(aws, "ord_00000101")
     assert (item["state"], item["amount"], item["currency"], item["customer_id"]) == ("intent", "1234", "JPY", "cus_42")
-    assert deliver(process, saga.record(saga.stock_reserved("ord_00000101", causation=placed))) == []
+    assert deliver(aws, saga.stock_reserved("ord_00000101", causation=placed)) == []
     [event] = aws.published()
     assert (event["source"], event["detail-type"]) == ("payments", "PaymentSucceeded")
     data = event["detail"]["data"]
     assert data["amount"] == {"amount": "1234", "currency": "JPY"}
     assert (data["card_brand"], data["card_last4"], data["order_id"]) == ("visa", "4242", "ord_00000101")
     assert event["detail"]["metadata"]["correlation_id"] == placed.metadata.correlation_id
-    item = aws.payment("ord_00000101")
+    item = payment(aws, "ord_00000101")
     assert (item["state"], item["payment_id"], "pending_event" in item) == ("captured", data["payment_id"], False)
     assert process.provider.charges_created == 1
 
 
 def test_duplicated_and_reordered_deliveries(aws, saga):
     token = register(aws, VISA_OK)
-    process = aws.load_handler("process")
+    process = aws.load_handler(PROCESS)
     placed, reserved = saga.order_placed("ord_00000102", token), saga.stock_reserved("ord_00000102")
-    early = saga.record(reserved)
+    early = aws.sqs_record(PROCESS, reserved)
     # StockReserved overtook OrderPlaced in the same batch: it fails alone, the intent is recorded.
-    assert deliver(process, early, saga.record(placed)) == [early["messageId"]]
-    assert aws.payment("ord_00000102")["state"] == "intent" and aws.published() == []
+    assert deliver(aws, early, placed) == [early["messageId"]]
+    assert payment(aws, "ord_00000102")["state"] == "intent" and aws.published() == []
     # SQS redelivers it, and everything else comes twice.
-    redelivered = saga.record(reserved, receive_count=2, message_id=early["messageId"])
-    assert deliver(process, redelivered, saga.record(placed), saga.record(reserved)) == []
-    assert deliver(process, saga.record(reserved, receive_count=3)) == []
+    redelivered = aws.sqs_record(PROCESS, reserved, receive_count=2, message_id=early["messageId"])
+    assert deliver(aws, redelivered, placed, reserved) == []
+    assert deliver(aws, aws.sqs_record(PROCESS, reserved, receive_count=3)) == []
     assert kinds(aws.published()) == ["PaymentSucceeded"]
     assert process.provider.charges_created == 1 and process.provider.request_count("charge", "ord_00000102") == 1
 
 
 def test_a_failure_mid_batch_fails_only_that_record_and_its_retry_publishes_once(aws, saga, monkeypatch):
     token = register(aws, VISA_OK)
-    process = aws.load_handler("process")
+    process = aws.load_handler(PROCESS)
     orders = [f"ord_0000020{i}" for i in range(3)]
-    assert deliver(process, *(saga.record(saga.order_placed(o, token)) for o in orders)) == []
+    assert deliver(aws, *(saga.order_placed(o, token) for o in orders)) == []
     real_publish, calls = process.publisher.publish, []
 
     def flaky_publish(*envelopes):
@@ -186,25 +194,25 @@ def test_a_failure_mid_batch_fails_only_that_record_and_its_retry_publishes_once
         return real_publish(*envelopes)
 
     monkeypatch.setattr(process.service, "publish", flaky_publish)
-    records = [saga.record(saga.stock_reserved(o)) for o in orders]
-    assert deliver(process, *records) == [records[1]["messageId"]]
+    records = [aws.sqs_record(PROCESS, saga.stock_reserved(o)) for o in orders]
+    assert deliver(aws, *records) == [records[1]["messageId"]]
     first = aws.published()
     assert sorted(e["detail"]["data"]["order_id"] for e in first) == [orders[0], orders[2]]
-    assert aws.payment(orders[1])["state"] == "captured"  # decided, its event kept on the record
-    pending_id = aws.payment(orders[1])["pending_event"]["event_id"]
+    assert payment(aws, orders[1])["state"] == "captured"  # decided, its event kept on the record
+    pending_id = payment(aws, orders[1])["pending_event"]["event_id"]
 
-    retry = saga.record(saga.stock_reserved(orders[1]), receive_count=2, message_id=records[1]["messageId"])
-    assert deliver(process, retry) == []
+    retry = aws.sqs_record(PROCESS, saga.stock_reserved(orders[1]), receive_count=2, message_id=records[1]["messageId"])
+    assert deliver(aws, retry) == []
     [late] = aws.published()
     assert late["detail"]["data"]["order_id"] == orders[1] and late["detail"]["metadata"]["event_id"] == pending_id
     assert process.provider.charges_created == 3 and len(process.provider.requests) == 3
-    assert deliver(process, retry) == [] and aws.published() == []
+    assert deliver(aws, retry) == [] and aws.published() == []
 
 
-def test_two_concurrent_deliveries_of_one_stock_reserved_charge_once(aws, saga, monkeypatch, atomic_conditional_writes):
+def test_two_concurrent_deliveries_of_one_stock_reserved_charge_once(aws, saga, monkeypatch):
     token = register(aws, VISA_OK)
-    process = aws.load_handler("process")
-    assert deliver(process, saga.record(saga.order_placed("ord_00000301", token))) == []
+    process = aws.load_handler(PROCESS)
+    assert deliver(aws, saga.order_placed("ord_00000301", token)) == []
     reserved = saga.stock_reserved("ord_00000301")
     store, barrier = process.service.store, threading.Barrier(2)
     real_get = store.get
@@ -216,9 +224,9 @@ def test_two_concurrent_deliveries_of_one_stock_reserved_charge_once(aws, saga, 
         return payment
 
     monkeypatch.setattr(store, "get", get_then_wait)
-    records = [saga.record(reserved), saga.record(reserved)]  # SQS delivered the message twice
+    records = [aws.sqs_record(PROCESS, reserved), aws.sqs_record(PROCESS, reserved)]  # SQS delivered the message twice
     failed: list[list[str]] = []
-    threads = [threading.Thread(target=lambda r=r: failed.append(deliver(process, r))) for r in records]
+    threads = [threading.Thread(target=lambda r=r: failed.append(deliver(aws, r))) for r in records]
     for t in threads:
         t.start()
     for t in threads:
@@ -230,9 +238,9 @@ def test_two_concurrent_deliveries_of_one_stock_reserved_charge_once(aws, saga, 
     retries = [r for r in records if [r["messageId"]] in failed]
     assert len(retries) <= 1
     for r in retries:
-        assert deliver(process, saga.record(reserved, receive_count=2, message_id=r["messageId"])) == []
+        assert deliver(aws, aws.sqs_record(PROCESS, reserved, receive_count=2, message_id=r["messageId"])) == []
     assert kinds(aws.published()) == ["PaymentSucceeded"]
-    assert process.provider.charges_created == 1 and aws.payment("ord_00000301")["state"] == "captured"
+    assert process.provider.charges_created == 1 and payment(aws, "ord_00000301")["state"] == "captured"
 
 
 @pytest.mark.parametrize(
@@ -240,29 +248,29 @@ def test_two_concurrent_deliveries_of_one_stock_reserved_charge_once(aws, saga, 
 )
 def test_declines_and_timeouts_publish_payment_failed(aws, saga, number, reason, requests):
     token = register(aws, number)
-    process = aws.load_handler("process")
+    process = aws.load_handler(PROCESS)
     order_id = "ord_00000401"
-    assert deliver(process, saga.record(saga.order_placed(order_id, token))) == []
-    assert deliver(process, saga.record(saga.stock_reserved(order_id))) == []
+    assert deliver(aws, saga.order_placed(order_id, token)) == []
+    assert deliver(aws, saga.stock_reserved(order_id)) == []
     [event] = aws.published()
     assert (event["detail-type"], event["detail"]["data"]["reason"]) == ("PaymentFailed", reason)
     assert process.provider.requests == [("charge", order_id)] * requests  # PROVIDER_MAX_ATTEMPTS from the manifest
-    assert aws.payment(order_id)["attempts"] == requests
+    assert payment(aws, order_id)["attempts"] == requests
 
 
 def test_cancellation_refunds_a_captured_payment_once_and_prevents_a_later_charge(aws, saga):
     token = register(aws, VISA_OK)
-    process = aws.load_handler("process")
+    process = aws.load_handler(PROCESS)
     paid, unpaid = "ord_00000501", "ord_00000502"
-    deliver(process, saga.record(saga.order_placed(paid, token)), saga.record(saga.order_placed(unpaid, token)))
-    assert deliver(process, saga.record(saga.stock_reserved(paid))) == []
+    deliver(aws, saga.order_placed(paid, token), saga.order_placed(unpaid, token))
+    assert deliver(aws, saga.stock_reserved(paid)) == []
     cancel_paid, cancel_unpaid = saga.order_cancelled(paid), saga.order_cancelled(unpaid)
-    assert deliver(process, saga.record(cancel_paid), saga.record(cancel_unpaid), saga.record(cancel_paid)) == []
+    assert deliver(aws, cancel_paid, cancel_unpaid, cancel_paid) == []
     # The reservation of the cancelled order arrives late: it must not be charged.
-    assert deliver(process, saga.record(saga.stock_reserved(unpaid))) == []
+    assert deliver(aws, saga.stock_reserved(unpaid)) == []
     published = aws.published()
     assert kinds(published) == ["PaymentRefunded", "PaymentSucceeded"]
     refund = next(e for e in published if e["detail-type"] == "PaymentRefunded")["detail"]["data"]
     assert (refund["order_id"], refund["amount"]) == (paid, {"amount": "59.97", "currency": "EUR"})
-    assert (aws.payment(paid)["state"], aws.payment(unpaid)["state"]) == ("refunded", "cancelled")
+    assert (payment(aws, paid)["state"], payment(aws, unpaid)["state"]) == ("refunded", "cancelled")
     assert process.provider.charges_created == 1 and process.provider.refunds_created == 1
