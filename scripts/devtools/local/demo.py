@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import tempfile
 import time
 import traceback
@@ -258,6 +259,9 @@ def load_scenario(service: mf.Service) -> tuple[Callable[[Demo], None], str]:
     path = service.path / "demo.py"
     if not path.exists():
         return generic_scenario, "generic smoke"
+    # A scenario may use its service's pure code (e.g. a signer); src/ is what the zip holds.
+    if str(service.src_dir) not in sys.path:
+        sys.path.insert(0, str(service.src_dir))
     spec = importlib.util.spec_from_file_location(f"_demo_{service.name}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -289,10 +293,10 @@ def run_demo(
         )
         first_keys: list[str] = []
         for service in runtime.services:
-            scenario, origin = load_scenario(service)
-            print(f"\n== {service.name}  ({origin})")
             demo = Demo(runtime, service)
             try:
+                scenario, origin = load_scenario(service)  # a broken demo.py fails its service only
+                print(f"\n== {service.name}  ({origin})")
                 scenario(demo)
             except ExpectationFailed:
                 pass
