@@ -124,6 +124,7 @@ def expected(services: list[m.Service], env: str, region: str) -> dict[str, set]
                 out["mappings"].add(("queue", f'${{aws_lambda_function.this["{fn.name}"].arn}}'))
             if trig.type == "dynamodb_stream":
                 out["mappings"].add(("stream", f'${{aws_lambda_function.this["{fn.name}"].arn}}'))
+                out["alarms"].add(f"{name}-iterator-age")
             if trig.type == "schedule":
                 out["schedules"].add(name)
                 out["roles"].add(f"{name}-scheduler")

@@ -56,6 +56,27 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   tags                = local.tags
 }
 
+# A stream consumer that keeps failing blocks its shard (the outbox relay retries until the
+# record expires, so nothing is dropped): the age of the oldest unread record says so first.
+resource "aws_cloudwatch_metric_alarm" "iterator_age" {
+  for_each            = local.stream_functions
+  alarm_name          = "${each.value.function_name}-iterator-age"
+  alarm_description   = "${local.service}.${each.key} is falling behind its DynamoDB stream (owner ${local.owner})"
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = each.value.function_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.alarms.iterator_age_ms
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.platform.alarm_topic_arn]
+  ok_actions          = [var.platform.alarm_topic_arn]
+  tags                = local.tags
+  depends_on          = [aws_lambda_function.this]
+}
+
 resource "aws_cloudwatch_dashboard" "this" {
   dashboard_name = "${local.env}-${local.service_dash}"
   dashboard_body = jsonencode({

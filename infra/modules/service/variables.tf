@@ -88,17 +88,23 @@ variable "log_level" {
 }
 
 variable "alarms" {
-  description = "Alarm thresholds: function errors and throttles per 5 minutes, DLQ depth."
+  description = "Alarm thresholds: function errors and throttles per 5 minutes, DLQ depth, stream iterator age (ms)."
   type = object({
     errors_threshold    = optional(number, 1)
     throttles_threshold = optional(number, 1)
     dlq_threshold       = optional(number, 1)
+    iterator_age_ms     = optional(number, 300000)
   })
   default = {}
 
   validation {
     condition     = var.alarms.errors_threshold >= 1 && var.alarms.throttles_threshold >= 1 && var.alarms.dlq_threshold >= 1
     error_message = "Alarm thresholds must be >= 1."
+  }
+
+  validation {
+    condition     = var.alarms.iterator_age_ms >= 1000
+    error_message = "iterator_age_ms must be at least 1000 (Lambda reports IteratorAge in milliseconds)."
   }
 }
 
