@@ -46,3 +46,19 @@ class ShipmentDelivered(EventData):
     shipment_id: str = Field(pattern=r"^shp_[0-9a-z]{8,40}$")
     order_id: OrderId
     delivered_at: UtcDatetime
+
+
+@register_event
+class ShipmentCancelled(EventData):
+    """The order was cancelled while its shipment was requested but not yet picked up by the
+    carrier: the warehouse stops it and it is never dispatched. Not published for a cancel that
+    arrives after dispatch (too late) or before any shipment was requested (none is)."""
+
+    detail_type: ClassVar[str] = "ShipmentCancelled"
+    version: ClassVar[int] = 1
+    contains_personal_data: ClassVar[bool] = False
+
+    shipment_id: str = Field(pattern=r"^shp_[0-9a-z]{8,40}$")
+    order_id: OrderId
+    warehouse: str = Field(min_length=1)
+    cancelled_at: UtcDatetime

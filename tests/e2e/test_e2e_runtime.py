@@ -122,12 +122,12 @@ def test_function_exceeding_its_timeout_is_killed_and_retried(runtime, ddb):
 
 
 def test_redrive_brings_a_dlq_message_back_and_it_is_processed(runtime, ddb):
-    runtime.set_faults(failure_rate=1.0, functions=["fxsink.record"])
+    runtime.set_faults(failure_rate=1.0, fail_retries=True, functions=["fxsink.record"])
     try:
         eb_id, event_id = publish(runtime, "ThingHappened", {"value": 42})
         assert _poll(lambda _: any(event_id in m["body"] for m in runtime.dlq_list("fxsink.record")))
     finally:
-        runtime.set_faults(failure_rate=0.0, functions=[])
+        runtime.set_faults(failure_rate=0.0, fail_retries=False, functions=[])
     [message] = [m for m in runtime.dlq_list("fxsink.record") if event_id in m["body"]]
     assert "fault injection" in message["reason"]
     assert item(ddb, runtime.topology.tables["fxsink:effects"], f"record#{event_id}") is None

@@ -87,7 +87,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         retry_after=None if args.retry_after < 0 else args.retry_after,
         faults=Faults(args.duplicate_rate, args.failure_rate, args.latency_ms),
         max_workers=args.max_workers,
-        schedule_speed=args.schedule_speed,
+        schedule_speed=args.schedule_speed or 1.0,
     )
     runtime = Runtime(config)
     stop = {"now": False}
@@ -375,7 +375,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(
         [Path(p) for p in args.services] or [mf.SERVICES_DIR],
         Path(args.state_dir),
-        schedule_speed=args.schedule_speed,
+        schedule_speed=args.schedule_speed or 60.0,
         max_workers=args.max_workers,
     )
 
@@ -406,8 +406,8 @@ def _runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--schedule-speed",
         type=_positive,
-        default=1.0,
-        help="schedules run this many times faster (60: a minute passes in a second)",
+        default=None,
+        help="schedules run this many times faster (60: a minute passes in a second); default 1 for up, 60 for demo",
     )
 
 

@@ -66,7 +66,10 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        # A listen backlog of 5 (socketserver's default) resets concurrent clients; API Gateway
+        # takes them all (throttling is a 429, never a reset).
+        server_class = type("GatewayServer", (ThreadingHTTPServer,), {"request_queue_size": 128})
+        self.server = server_class((host, port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)

@@ -45,19 +45,42 @@ class Faults:
     """Fault injection switches (all off by default). `functions` limits them to some functions."""
 
     duplicate_rate: float = 0.0  # share of successfully processed SQS records delivered once more
-    failure_rate: float = 0.0  # share of invocations that fail before the handler runs
+    # Share of batches that fail once, before the handler runs. A record that already failed by
+    # injection (or is being retried) is never failed again: faults delay and reorder work and
+    # exercise retries, but cannot exhaust maxReceiveCount and push a record into a DLQ.
+    failure_rate: float = 0.0
     latency_ms: float = 0.0  # added before every handler call (counts against the timeout)
     functions: list[str] = field(default_factory=list)
     seed: int | None = None
+    # True: retries are failed again at the same rate (failure_rate 1.0 then drives records into
+    # the DLQ, to exercise DLQs and redrive).
+    fail_retries: bool = False
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self._failed: set[str] = set()  # record ids already failed by injection
 
     def applies(self, function: str) -> bool:
         return not self.functions or function in self.functions
 
     def roll(self, rate: float) -> bool:
         return rate > 0 and self._random.random() < rate
+
+    def fail_once(self, function: str, event: Any) -> bool:
+        """Whether to fail this batch by injection: at most once per record, never a retry."""
+        if not (self.failure_rate > 0 and self.applies(function)):
+            return False
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not records or self.fail_retries:
+            return self.roll(self.failure_rate)
+        ids = [r.get("messageId") or r.get("eventID") or "" for r in records]
+        retried = any(r.get("attributes", {}).get("ApproximateReceiveCount", "1") != "1" for r in records)
+        with self._lock:
+            if retried or self._failed.intersection(ids) or not self.roll(self.failure_rate):
+                return False
+            self._failed.update(i for i in ids if i)
+            return True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +89,7 @@ class Faults:
             "latency_ms": self.latency_ms,
             "functions": self.functions,
             "seed": self.seed,
+            "fail_retries": self.fail_retries,
         }
 
 
@@ -126,7 +150,7 @@ class _Source(threading.Thread):
         return self.host.invoke(
             event,
             latency_ms=faults.latency_ms if applies else 0,
-            inject_failure=applies and faults.roll(faults.failure_rate),
+            inject_failure=faults.fail_once(self.name_, event),
         )
 
     def run(self) -> None:

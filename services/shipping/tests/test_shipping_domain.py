@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from shipping.shipments import (
+    CANCELLED,
     DELIVERED,
     DISPATCHED,
     REQUESTED,
     InvalidTransition,
     OrderToShip,
+    Tombstone,
     deliver,
     dispatch,
     event_id,
     is_due,
+    reached,
     request,
     shipment_id_for,
     stage_event,
     tracking_number,
 )
+from shipping.store import from_item, to_item
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 ORDER = OrderToShip("ord_9z8y7x6w5v", "JP", (("MUG-BLUE", 2), ("TEE-M", 1)))
@@ -82,3 +87,47 @@ def test_due_keys_sort_by_due_time():
     late = dispatch(requested(), now=T0, transit=timedelta(seconds=600))
     assert early.due_key < late.due_key
     assert early.due_key.startswith("2026-11-27T10:00:59.000000Z#shp_")
+
+
+def cancelled():
+    return replace(requested(), status=CANCELLED, cancelled_at=T0 + timedelta(minutes=3), cancel_event_id="cancel-1")
+
+
+def test_a_cancelled_shipment_went_requested_then_cancelled_and_goes_nowhere_else():
+    s = cancelled()
+    assert [stage for stage in (REQUESTED, DISPATCHED, DELIVERED, CANCELLED) if reached(s, stage)] == [
+        REQUESTED,
+        CANCELLED,
+    ]
+    with pytest.raises(InvalidTransition):
+        dispatch(s, now=T0, transit=timedelta(0))
+    with pytest.raises(InvalidTransition):
+        deliver(s)
+    with pytest.raises(InvalidTransition):
+        stage_event(s, DISPATCHED)
+    assert not is_due(s, T0 + timedelta(days=1))
+    assert not reached(dispatch(requested(), now=T0, transit=timedelta(0)), CANCELLED)
+
+
+def test_the_cancel_event_is_caused_by_the_order_cancellation_and_carries_no_address():
+    s = cancelled()
+    event = stage_event(s, CANCELLED)
+    assert event == stage_event(cancelled(), CANCELLED)  # a re-publish is the same event
+    assert event.event_id == event_id(s.shipment_id, CANCELLED) != event_id(s.shipment_id, REQUESTED)
+    assert event.causation_id == "cancel-1" and event.correlation_id == "corr-1"
+    assert event.occurred_at == T0 + timedelta(minutes=3)
+    assert event.data.model_dump(mode="json") == {
+        "shipment_id": "shp_9z8y7x6w5v",
+        "order_id": "ord_9z8y7x6w5v",
+        "warehouse": "wh-eu",
+        "cancelled_at": "2026-11-27T10:03:00Z",
+    }
+
+
+def test_cancelled_shipments_and_tombstones_survive_the_table_round_trip():
+    s = replace(cancelled(), published=frozenset({REQUESTED}))
+    assert from_item(to_item(s)) == s
+    tombstone = {"order_id": "ord_9z8y7x6w5v", "status": "cancelled", "cancelled_at": "2026-11-27T10:03:00.000000Z"}
+    assert from_item({**tombstone, "cancel_event_id": "cancel-1"}) == Tombstone(
+        "ord_9z8y7x6w5v", T0 + timedelta(minutes=3), "cancel-1"
+    )

@@ -4,6 +4,10 @@ becomes delivered (conditional transition, once) and ShipmentDelivered is publis
 The in-transit entry is removed only after the event is out, so a crash in between is
 finished by the next run. One shipment failing does not stop the others; the run then
 raises so the error shows in the function's metrics (the next run retries it anyway).
+
+A cancelled shipment is never on the schedule (cancel and pick-up are both conditional on
+`requested`, and the schedule entry is written with the pick-up); should one appear anyway,
+it is dropped from the schedule and never delivered.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from datetime import UTC, datetime
 
 from shared.observability import logger
 from shared.publisher import EventPublisher
-from shipping.shipments import DELIVERED, DISPATCHED, deliver, is_due
+from shipping.shipments import CANCELLED, DELIVERED, DISPATCHED, deliver, is_due
 from shipping.store import publish_stage, shipments_from_env
 
 shipments = shipments_from_env(in_transit=True)
@@ -37,6 +41,10 @@ def deliver_due(now: datetime, context=None) -> dict[str, int]:
             shipment = shipments.get(entry.order_id)
             if shipment is None:
                 raise LookupError(f"{entry.order_id}: scheduled delivery of an unknown shipment")
+            if shipment.status == CANCELLED:
+                logger.error("cancelled shipment on the delivery schedule; dropped", extra={"order_id": entry.order_id})
+                shipments.done(entry)
+                continue
             if shipment.status == DISPATCHED and is_due(shipment, now):
                 shipment = shipments.save_delivery(deliver(shipment))
             if shipment.status == DELIVERED:

@@ -1,7 +1,9 @@
 """Simulated carrier pick-up: ShipmentRequested -> carrier + tracking number -> ShipmentDispatched.
 
 The state change (requested -> dispatched, plus the entry on the carrier's delivery
-schedule) is one conditional transaction: ShipmentRequested twice dispatches once.
+schedule) is one conditional transaction: ShipmentRequested twice dispatches once. A shipment
+cancelled before pick-up (ShipmentRequested may still be on its way here) is left alone: the
+transaction's `status = requested` condition also settles a cancel racing the pick-up.
 CARRIER_TRANSIT_SECONDS is the simulated time until delivery.
 """
 
@@ -13,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from shared.batch import process_event_batch
 from shared.observability import logger
 from shared.publisher import EventPublisher
-from shipping.shipments import DISPATCHED, REQUESTED, dispatch
+from shipping.shipments import CANCELLED, DISPATCHED, REQUESTED, dispatch
 from shipping.store import publish_stage, shipments_from_env
 
 shipments = shipments_from_env(in_transit=True)
@@ -32,6 +34,9 @@ def hand_over(envelope, _record) -> None:
         raise LookupError(f"{order_id}: ShipmentRequested for an unknown shipment")
     if shipment.status == REQUESTED:
         shipment = shipments.save_dispatch(dispatch(shipment, now=clock(), transit=TRANSIT))
+    if shipment.status == CANCELLED:
+        logger.info("shipment was cancelled before pick-up; not dispatched", extra={"order_id": order_id})
+        return
     publish_stage(shipments, publisher, shipment, DISPATCHED)
 
 

@@ -4,6 +4,12 @@ One shipment per order; its id is derived from the order id (`ord_x` -> `shp_x`)
 retry of any step names the same shipment. States only move forward:
 
     requested --dispatch (carrier pick-up)--> dispatched --deliver (due_at passed)--> delivered
+        |
+        +--cancel (OrderCancelled before pick-up)--> cancelled
+
+An OrderCancelled heard before any shipment exists leaves a `Tombstone` in the shipment's
+place, so a later (or reordered) PaymentSucceeded requests nothing. Once dispatched, a cancel
+is too late: the parcel is with the carrier.
 
 The carrier is simulated and deterministic: the carrier follows the destination country,
 the tracking number is a hash of the shipment id, delivery happens `transit` after pick-up
@@ -29,10 +35,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.events.commerce import StockLine
-from shared.events.shipping import ShipmentDelivered, ShipmentDispatched, ShipmentRequested
+from shared.events.shipping import ShipmentCancelled, ShipmentDelivered, ShipmentDispatched, ShipmentRequested
 
-REQUESTED, DISPATCHED, DELIVERED = "requested", "dispatched", "delivered"
-STAGES = (REQUESTED, DISPATCHED, DELIVERED)
+REQUESTED, DISPATCHED, DELIVERED, CANCELLED = "requested", "dispatched", "delivered", "cancelled"
+# The stages a shipment in each status went through, in order (each stage has one event).
+PATHS: dict[str, tuple[str, ...]] = {
+    REQUESTED: (REQUESTED,),
+    DISPATCHED: (REQUESTED, DISPATCHED),
+    DELIVERED: (REQUESTED, DISPATCHED, DELIVERED),
+    CANCELLED: (REQUESTED, CANCELLED),
+}
 LANES = 4  # in-transit partitions: spreads the delivery schedule over several DynamoDB partitions
 
 # Simulated carriers by destination country: (name, tracking prefix).
@@ -78,6 +90,8 @@ class Shipment:
     dispatched_at: datetime | None = None
     due_at: datetime | None = None
     delivered_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_event_id: str | None = None  # the OrderCancelled that cancelled it
     published: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -90,6 +104,27 @@ class Shipment:
         if self.due_at is None:
             raise InvalidTransition(f"{self.shipment_id} has no due time before dispatch")
         return f"{iso(self.due_at)}#{self.shipment_id}"
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """An OrderCancelled as the warehouse sees it. It cancels a requested shipment, leaves a
+    tombstone where there is none yet, and is too late for a dispatched or delivered one
+    (the store applies this rule in one conditional write; see Shipments.save_cancellation)."""
+
+    order_id: str
+    cancelled_at: datetime
+    cause_event_id: str  # the OrderCancelled event
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """The order was cancelled before any shipment was requested: none ever will be."""
+
+    order_id: str
+    cancelled_at: datetime
+    cancel_event_id: str
+    status: str = CANCELLED
 
 
 def iso(moment: datetime) -> str:
@@ -153,7 +188,7 @@ def deliver(shipment: Shipment) -> Shipment:
 
 
 def reached(shipment: Shipment, stage: str) -> bool:
-    return STAGES.index(shipment.status) >= STAGES.index(stage)
+    return stage in PATHS[shipment.status]
 
 
 def event_id(shipment_id: str, stage: str) -> str:
@@ -187,7 +222,12 @@ def stage_event(shipment: Shipment, stage: str) -> StageEvent:
             dispatched_at=shipment.dispatched_at,
         )
         at, cause = shipment.dispatched_at, event_id(sid, REQUESTED)
-    else:
+    elif stage == DELIVERED:
         data = ShipmentDelivered(shipment_id=sid, order_id=oid, delivered_at=shipment.delivered_at)
         at, cause = shipment.delivered_at, event_id(sid, DISPATCHED)
+    else:  # CANCELLED: caused by the OrderCancelled, not by the previous stage
+        data = ShipmentCancelled(
+            shipment_id=sid, order_id=oid, warehouse=shipment.warehouse, cancelled_at=shipment.cancelled_at
+        )
+        at, cause = shipment.cancelled_at, shipment.cancel_event_id
     return StageEvent(data, event_id(sid, stage), at, shipment.correlation_id, cause)

@@ -21,13 +21,17 @@ from botocore.exceptions import ClientError
 from shared.events import new_envelope
 from shared.observability import logger
 from shipping.shipments import (
+    CANCELLED,
     DELIVERED,
     DISPATCHED,
     LANES,
     REQUESTED,
+    Cancellation,
     OrderToShip,
     Shipment,
+    Tombstone,
     iso,
+    reached,
     stage_event,
 )
 
@@ -94,10 +98,10 @@ def to_item(s: Shipment) -> dict[str, Any]:
         "correlation_id": s.correlation_id,
         "cause_event_id": s.cause_event_id,
     }
-    for name in ("carrier", "tracking_number"):
+    for name in ("carrier", "tracking_number", "cancel_event_id"):
         if getattr(s, name) is not None:
             item[name] = getattr(s, name)
-    for name in ("dispatched_at", "due_at", "delivered_at"):
+    for name in ("dispatched_at", "due_at", "delivered_at", "cancelled_at"):
         if getattr(s, name) is not None:
             item[name] = iso(getattr(s, name))
     if s.published:
@@ -105,7 +109,9 @@ def to_item(s: Shipment) -> dict[str, Any]:
     return item
 
 
-def from_item(item: dict[str, Any]) -> Shipment:
+def from_item(item: dict[str, Any]) -> Shipment | Tombstone:
+    if "requested_at" not in item:  # written by a cancel that found no shipment
+        return Tombstone(item["order_id"], _dt(item["cancelled_at"]), item["cancel_event_id"])
     return Shipment(
         shipment_id=item["shipment_id"],
         order_id=item["order_id"],
@@ -121,6 +127,8 @@ def from_item(item: dict[str, Any]) -> Shipment:
         dispatched_at=_dt(item.get("dispatched_at")),
         due_at=_dt(item.get("due_at")),
         delivered_at=_dt(item.get("delivered_at")),
+        cancelled_at=_dt(item.get("cancelled_at")),
+        cancel_event_id=item.get("cancel_event_id"),
         published=frozenset(item.get("published") or ()),
     )
 
@@ -137,18 +145,18 @@ class Shipments:
         self.table = shipments
         self.in_transit = in_transit
 
-    def get(self, order_id: str) -> Shipment | None:
+    def get(self, order_id: str) -> Shipment | Tombstone | None:
         item = self.table.get_item(Key={"order_id": order_id}, ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
-    def _current(self, order_id: str) -> Shipment:
+    def _current(self, order_id: str) -> Shipment | Tombstone:
         shipment = self.get(order_id)
         if shipment is None:
             raise LookupError(f"no shipment for {order_id}")
         return shipment
 
-    def create(self, shipment: Shipment) -> Shipment:
-        """Store a requested shipment; the existing one if the order already has one."""
+    def create(self, shipment: Shipment) -> Shipment | Tombstone:
+        """Store a requested shipment; the existing one (or the tombstone) if the order already has one."""
         try:
             self.table.put_item(Item=to_item(shipment), ConditionExpression="attribute_not_exists(order_id)")
         except ClientError as exc:
@@ -214,6 +222,39 @@ class Shipments:
                 raise
         return self._current(shipment.order_id)
 
+    def save_cancellation(self, cancellation: Cancellation) -> Shipment | Tombstone:
+        """requested -> cancelled, or a tombstone where no shipment exists yet, in one conditional
+        write (so a concurrent PaymentSucceeded either finds the tombstone or is cancelled after);
+        a dispatched, delivered or already cancelled shipment stays as it is. Returns the state now.
+        """
+        try:
+            self.table.update_item(
+                Key={"order_id": cancellation.order_id},
+                UpdateExpression="SET #status = :cancelled, cancelled_at = :at, cancel_event_id = :cause",
+                ConditionExpression="attribute_not_exists(order_id) OR #status = :requested",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":cancelled": CANCELLED,
+                    ":requested": REQUESTED,
+                    ":at": iso(cancellation.cancelled_at),
+                    ":cause": cancellation.cause_event_id,
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        return self._current(cancellation.order_id)
+
+    def record_late_cancellation(self, cancellation: Cancellation) -> None:
+        """Note on the shipment that the order was cancelled after pick-up (the first such cancel)."""
+        self.table.update_item(
+            Key={"order_id": cancellation.order_id},
+            UpdateExpression="SET late_cancel_event_id = if_not_exists(late_cancel_event_id, :cause), "
+            "late_cancelled_at = if_not_exists(late_cancelled_at, :at)",
+            ConditionExpression="attribute_exists(order_id)",
+            ExpressionAttributeValues={":cause": cancellation.cause_event_id, ":at": iso(cancellation.cancelled_at)},
+        )
+
     def mark_published(self, order_id: str, stage: str) -> None:
         self.table.update_item(
             Key={"order_id": order_id},
@@ -268,6 +309,16 @@ def publish_stage(shipments: Shipments, publisher: Any, shipment: Shipment, stag
         extra={"order_id": shipment.order_id, "stage": stage, "published_event_id": envelope.metadata.event_id},
     )
     return True
+
+
+def publish_owed(shipments: Shipments, publisher: Any, shipment: Shipment, stages: tuple[str, ...]) -> int:
+    """Publish, in order, those of `stages` the shipment went through and has not published yet
+    (the events a function is the producer of); returns how many went out now."""
+    return sum(
+        publish_stage(shipments, publisher, shipment, stage)
+        for stage in stages
+        if reached(shipment, stage) and stage not in shipment.published
+    )
 
 
 def shipments_from_env(in_transit: bool = False) -> Shipments:
