@@ -312,7 +312,8 @@ def run_demo(
                 )
             for o in demo.outcomes:
                 mark = "ok  " if o.ok else "FAIL"
-                print(f"  [{mark}] {o.what}  ({o.seconds:.2f} s){'  -- ' + o.detail if o.detail else ''}")
+                detail = o.detail if not o.ok or len(o.detail) <= 160 else o.detail[:157] + "..."  # failures in full
+                print(f"  [{mark}] {o.what}  ({o.seconds:.2f} s){'  -- ' + detail if detail else ''}")
             outcomes.extend(demo.outcomes)
             for entry in runtime.journal.entries():
                 keys = entry.records[0].keys if entry.records else []
