@@ -149,7 +149,7 @@ _ID_ATTRIBUTES = ("event_id", "eventId", "id")
 
 def _summarize_call(service: str, operation: str, params: dict[str, Any], response: Any) -> dict[str, Any] | None:
     """What an AWS call emitted, for tracing: events, messages, objects, items."""
-    if service == "eventbridge" and operation == "PutEvents":
+    if service in ("events", "eventbridge") and operation == "PutEvents":  # botocore names it "events"
         ids = [e.get("EventId") for e in (response or {}).get("Entries", [])]
         events = []
         for entry, event_id in zip(params.get("Entries", []), ids, strict=False):
