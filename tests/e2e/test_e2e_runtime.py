@@ -11,6 +11,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from datetime import datetime
 
 import pytest
@@ -215,12 +216,19 @@ def test_sns_filter_policy_selects_what_the_subscriber_gets(runtime, ddb):
     sns = runtime.client("sns")
     topic = runtime.topology.topics["fxsink:alerts"]
     attrs = lambda level: {"severity": {"DataType": "String", "StringValue": level}}  # noqa: E731
-    low = sns.publish(TopicArn=topic, Message="disk at 60%", MessageAttributes=attrs("low"))["MessageId"]
-    high = sns.publish(TopicArn=topic, Message="disk full", MessageAttributes=attrs("high"))["MessageId"]
+    low, high = f"low-{uuid.uuid4()}", f"high-{uuid.uuid4()}"
+    sns.publish(
+        TopicArn=topic, Message=json.dumps({"alert_id": low, "text": "disk at 60%"}), MessageAttributes=attrs("low")
+    )
+    sns.publish(
+        TopicArn=topic, Message=json.dumps({"alert_id": high, "text": "disk full"}), MessageAttributes=attrs("high")
+    )
 
-    assert runtime.wait_for(handled(runtime, "fxsink.audit", high), WAIT)
-    assert item(ddb, runtime.topology.tables["fxsink:effects"], f"alert#{high}")["message"] == {"S": "disk full"}
-    assert item(ddb, runtime.topology.tables["fxsink:effects"], f"alert#{low}") is None
+    effects = runtime.topology.tables["fxsink:effects"]
+    assert _poll(lambda _: item(ddb, effects, f"alert#{high}"))
+    stored = item(ddb, effects, f"alert#{high}")
+    assert (stored["message"], stored["severity"]) == ({"S": "disk full"}, {"S": "high"})  # raw delivery
+    assert item(ddb, effects, f"alert#{low}") is None
 
 
 def test_functions_run_isolated_with_the_manifest_environment(runtime):

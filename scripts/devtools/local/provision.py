@@ -182,7 +182,7 @@ class Provisioner:
                         )
                         wiring.rules.append(rule)
                 elif trig.type == "sns":
-                    attributes = {"RawMessageDelivery": "false"}
+                    attributes = {"RawMessageDelivery": "true"}  # as Terraform subscribes
                     if trig.raw.get("filter_policy"):
                         attributes["FilterPolicy"] = json.dumps(trig.raw["filter_policy"])
                         attributes["FilterPolicyScope"] = trig.raw.get("filter_policy_scope", "MessageAttributes")
