@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -126,6 +127,52 @@ def reset() -> None:
     _configs.clear()
     _stores.clear()
     _context = None
+
+
+# ------------------------------------------------------------------ natural keys
+
+
+def idempotent_on(key_jmespath: str, *, expires_after_seconds: int = EVENT_EXPIRY_SECONDS) -> Callable[[F], F]:
+    """Run `func(data, ...)` once per key, where the key is `key_jmespath` over `data`.
+
+    For work whose identity is not an event id: a provider's delivery id, an S3 object
+    version. `data` is the function's first argument (a dict, dataclass or pydantic model);
+    the stored result (JSON) is returned for a repeated key without calling `func`.
+
+        @idempotent_on("[bucket, key, version_id || etag]")
+        def thumbnail_once(source: SourceObject) -> dict: ...
+
+    The table comes from IDEMPOTENCY_TABLE on first call; `register_context` (or the batch
+    helpers) give Powertools the invocation's deadline.
+    """
+    kind = f"on:{key_jmespath}:{expires_after_seconds}"
+
+    def decorate(func: F) -> F:
+        data_argument = next(iter(inspect.signature(func).parameters))
+        guarded: Callable[..., Any] | None = None
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            nonlocal guarded
+            from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+            if data_argument in kwargs:  # func(data=...) or func(data, ...)
+                data = kwargs.pop(data_argument)
+            else:
+                data, *args = args  # type: ignore[assignment]
+
+            store = persistence_layer(kind)
+            if guarded is None or getattr(guarded, "_store", None) is not store:
+                config = _config(kind, event_key_jmespath=key_jmespath, expires_after_seconds=expires_after_seconds)
+                guarded = idempotent_function(
+                    func, data_keyword_argument=data_argument, persistence_store=store, config=config
+                )
+                guarded._store = store  # type: ignore[attr-defined]
+            return guarded(*args, **{data_argument: data}, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 # ------------------------------------------------------------------ events

@@ -238,3 +238,22 @@ def test_http_config_keys_on_route_and_header_and_validates_the_body(table):
     request = idem.http_request_key(http_event('{"a": 1}', {"Idempotency-Key": " k-9 "}))
     assert jmespath.search(config.event_key_jmespath, request) == ["POST", "/orders", "k-9"]
     assert jmespath.search(config.payload_validation_jmespath, request) == {"a": 1}
+
+
+def test_idempotent_on_a_natural_key_runs_once_per_key(table, lambda_context):
+    calls = []
+
+    @idem.idempotent_on("[bucket, key, version_id || etag]", expires_after_seconds=3600)
+    def thumbnail_once(source: dict) -> dict:
+        calls.append(source["key"])
+        return {"outcome": "created", "n": len(calls)}
+
+    idem.register_context(lambda_context)
+    upload = {"bucket": "uploads", "key": "a.jpg", "version_id": "v1", "etag": "e1"}
+    first = thumbnail_once(upload)
+    assert thumbnail_once(source=dict(upload)) == first  # keyword or positional, same key
+    assert thumbnail_once({**upload, "version_id": "v2"}) == {"outcome": "created", "n": 2}
+    unversioned = {"bucket": "uploads", "key": "a.jpg", "version_id": None, "etag": "e9"}
+    assert thumbnail_once(unversioned)["n"] == 3 and thumbnail_once(unversioned)["n"] == 3  # falls back to ETag
+    assert calls == ["a.jpg", "a.jpg", "a.jpg"]
+    assert len(items(table)) == 3

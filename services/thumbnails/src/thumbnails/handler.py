@@ -22,16 +22,12 @@ import os
 from urllib.parse import unquote_plus
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from botocore.exceptions import ClientError
 
 from shared.batch import process_sqs_batch
 from shared.events import new_envelope
 from shared.events.thumbnails import SourceObject, ThumbnailCreated, ThumbnailOutput, ThumbnailRejected
+from shared.idempotency import idempotent_on
 from shared.observability import logger
 from shared.publisher import EventPublisher
 from thumbnails.imaging import ImageRejected, ThumbnailSpec, check_source_size, make_thumbnails, thumbnail_key
@@ -43,12 +39,7 @@ MISSING = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
 
 s3 = boto3.client("s3")
 publisher = EventPublisher()
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[bucket, key, version_id || etag]",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=7 * 24 * 3600,  # longer than the queue's retention (4 days)
-)
+IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than the queue's retention (4 days)
 
 
 def _sources(body: dict) -> list[SourceObject]:
@@ -82,7 +73,7 @@ def _reject(source: SourceObject, reason: str, message: str) -> dict:
     return {"outcome": "rejected", "reason": reason, "event_id": event_id}
 
 
-@idempotent_function(data_keyword_argument="source", config=idempotency, persistence_store=persistence)
+@idempotent_on("[bucket, key, version_id || etag]", expires_after_seconds=IDEMPOTENCY_SECONDS)
 def thumbnail_once(source: SourceObject) -> dict:
     version = {"VersionId": source.version_id} if source.version_id else {}
     try:
@@ -138,5 +129,4 @@ def handle_message(record) -> None:
 
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
-    idempotency.register_lambda_context(context)
-    return process_sqs_batch(event, context, handle_message)
+    return process_sqs_batch(event, context, handle_message)  # registers the context for idempotency

@@ -20,14 +20,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, UnauthorizedError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from shared.events import new_envelope
 from shared.events.webhooks import WebhookReceived
+from shared.idempotency import idempotent_on, register_context
 from shared.observability import logger
 from shared.publisher import EventPublisher
 from webhooks.deliveries import Challenge, Delivery, InvalidDelivery, github_delivery, slack_delivery
@@ -40,12 +36,6 @@ DELIVERY_EXPIRY_SECONDS = 7 * 24 * 3600
 
 app = APIGatewayHttpResolver()
 publisher = EventPublisher()
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[provider, delivery_id]",
-    expires_after_seconds=DELIVERY_EXPIRY_SECONDS,
-    raise_on_no_idempotency_key=True,
-)
 
 
 def _secret(env_name: str) -> str:
@@ -63,7 +53,7 @@ def _headers() -> dict[str, str]:
     return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
 
 
-@idempotent_function(data_keyword_argument="delivery", config=idempotency, persistence_store=persistence)
+@idempotent_on("[provider, delivery_id]", expires_after_seconds=DELIVERY_EXPIRY_SECONDS)
 def publish_once(delivery: Delivery) -> dict:
     """Publish one delivery; a repeated (provider, delivery_id) returns the stored result."""
     data = WebhookReceived(
@@ -84,7 +74,7 @@ def publish_once(delivery: Delivery) -> dict:
 def _accept(delivery: Delivery | Challenge) -> Response:
     if isinstance(delivery, Challenge):
         return Response(200, content_types.APPLICATION_JSON, {"challenge": delivery.challenge})
-    return Response(202, content_types.APPLICATION_JSON, publish_once(delivery=delivery))
+    return Response(202, content_types.APPLICATION_JSON, publish_once(delivery))
 
 
 @app.post("/webhooks/github")
@@ -121,5 +111,5 @@ def _bad_request(exc: InvalidDelivery) -> Response:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict, context) -> dict:
-    idempotency.register_lambda_context(context)
+    register_context(context)  # a timed-out invocation then does not block the provider's retry
     return app.resolve(event, context)
