@@ -122,6 +122,18 @@ def test_function_exceeding_its_timeout_is_killed_and_retried(runtime, ddb):
     assert effect["attempt"] == {"S": "2"}
 
 
+def test_a_function_over_its_memory_is_stopped_mid_invocation(runtime):
+    """128 MB function holding 300 MB for 10 s: stopped while it runs, not after it returns."""
+    event = {"routeKey": "POST /hog", "body": json.dumps({"mb": 300, "hold_s": 10})}
+    outcome = runtime.invoke("fxsink.hog", event)
+    assert not outcome.ok
+    assert outcome.error["errorType"] == "Runtime.OutOfMemory", outcome.error
+    assert "> 128 MB" in outcome.error["errorMessage"]
+    assert outcome.result is None  # stopped while holding the memory: the handler never returned
+    fits = runtime.invoke("fxsink.hog", {"routeKey": "POST /hog", "body": json.dumps({"mb": 1, "hold_s": 0})})
+    assert fits.ok and fits.cold  # the killed environment was replaced by a new one
+
+
 def test_redrive_brings_a_dlq_message_back_and_it_is_processed(runtime, ddb):
     runtime.set_faults(failure_rate=1.0, fail_retries=True, functions=["fxsink.record"])
     try:

@@ -28,6 +28,22 @@ from pathlib import Path
 from typing import Any
 
 WORKER = Path(__file__).with_name("worker.py")
+# How often a running invocation's resident memory is sampled against the function's memory.
+MEMORY_SAMPLE_SECONDS = 0.05
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Current resident memory of a process (VmRSS), in MB; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 # Time the host grants beyond the function timeout before it kills the worker.
 KILL_GRACE_SECONDS = 0.25
 # How long a worker may take to import its handler (Lambda's init phase is capped at 10 s).
@@ -91,6 +107,7 @@ class ExecutionEnvironment:
         self._buffer = b""
         self._eof = False
         self.init_ms: float | None = None
+        self.killed_rss_mb: float | None = None  # set when read() stopped the worker for its memory
         self.log_stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
 
     def start(self) -> tuple[bool, dict[str, Any], float]:
@@ -151,8 +168,11 @@ class ExecutionEnvironment:
         self._proc.stdin.write((json.dumps(message) + "\n").encode())
         self._proc.stdin.flush()
 
-    def read(self, deadline: float) -> dict[str, Any] | None:
-        """One reply line, or None if the deadline passes or the worker dies."""
+    def read(self, deadline: float, memory_limit_mb: float | None = None) -> dict[str, Any] | None:
+        """One reply line, or None if the deadline passes, the worker dies, or (with a limit) its
+        resident memory exceeds `memory_limit_mb`: Lambda kills such an environment mid-invocation,
+        so the worker's RSS is sampled while it runs (`self.killed_rss_mb` then says how much)."""
+        self.killed_rss_mb = None
         proc = self._proc
         if proc is None or proc.stdout is None:
             self._eof = True
@@ -166,13 +186,20 @@ class ExecutionEnvironment:
             remaining = deadline - time.time()
             if remaining <= 0:
                 return None
+            step = min(remaining, MEMORY_SAMPLE_SECONDS) if memory_limit_mb else remaining
             try:
-                ready, _, _ = select.select([fd], [], [], remaining)
+                ready, _, _ = select.select([fd], [], [], step)
                 chunk = os.read(fd, 1 << 16) if ready else None
             except (OSError, ValueError):  # stopped while waiting
                 chunk = b""
             if chunk is None:
-                return None
+                rss = _rss_mb(proc.pid) if memory_limit_mb else None
+                if rss is not None and memory_limit_mb is not None and rss > memory_limit_mb:
+                    self.killed_rss_mb = rss
+                    return None
+                if step == remaining:
+                    return None
+                continue
             if not chunk:
                 self._eof = True
                 return None
@@ -356,15 +383,24 @@ class FunctionHost:
                     }
                 }
             )
-            reply = env.read(deadline + KILL_GRACE_SECONDS)
+            reply = env.read(deadline + KILL_GRACE_SECONDS, memory_limit_mb=self.spec.memory)
         except (OSError, ValueError, AssertionError):  # the worker died (or was stopped) before the invoke
             reply = None
         if reply is None:
-            timed_out = not env.exited
+            out_of_memory = env.killed_rss_mb
+            timed_out = not env.exited and out_of_memory is None
             env.kill()
             with self._cond:
                 self.errors += 1
-            if timed_out:
+                if out_of_memory:
+                    self.max_rss_mb = max(self.max_rss_mb, out_of_memory)
+            if out_of_memory:
+                error = {
+                    "errorType": "Runtime.OutOfMemory",
+                    "errorMessage": f"Runtime exited with error: signal: killed (memory used {out_of_memory:.0f} MB "
+                    f"> {self.spec.memory} MB)",
+                }
+            elif timed_out:
                 message = f"Task timed out after {self.spec.timeout:.2f} seconds"
                 error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
             else:
@@ -379,7 +415,10 @@ class FunctionHost:
                 cold=cold,
                 init_ms=init_ms,
                 started=deadline - self.spec.timeout,
-                duration_ms=self.spec.timeout * 1000.0,
+                duration_ms=(time.time() - deadline + self.spec.timeout) * 1000.0
+                if out_of_memory
+                else self.spec.timeout * 1000.0,
+                max_rss_mb=out_of_memory or 0.0,
                 environment=env.number,
             )
         rss = reply.get("max_rss_mb") or 0
