@@ -15,11 +15,13 @@ ENV          ?= dev
 REGION       ?= eu-west-1
 SERVICE      ?=
 LOCAL_ARGS   ?=
+# Lambda runs python3.12 and python3.13: the tests also run under each one found here.
+LAMBDA_PYTHONS ?= 3.12 3.13
 ROOT         := infra/envs/$(ENV)/$(REGION)
 export PYTHONPATH := $(CURDIR):$(CURDIR)/scripts
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast lint fmt package local demo plan apply infra-validate \
+.PHONY: help setup test test-fast test-lambda-pythons lint fmt package local demo plan apply infra-validate \
         catalog lock bench-package bench-local bench-thumbnails bench-eventstore clean
 
 help: ## Show the targets
@@ -38,11 +40,25 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 setup: $(STAMP) $(CHECKOV_VENV)/.installed ## Create the virtualenvs from pinned requirements
 	@echo "virtualenvs ready: $(VENV), $(CHECKOV_VENV)"
 
-test: $(STAMP) $(CHECKOV_VENV)/.installed ## Run every check: lint, unit, contract, packaging, infra, end to end
+test: $(STAMP) $(CHECKOV_VENV)/.installed ## Run every check: lint, unit, contract, packaging, infra, end to end, Lambda Pythons
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m devtools.catalog --check
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(PY) -m pytest -n 2 --dist loadgroup
+	$(MAKE) --no-print-directory test-lambda-pythons
+
+test-lambda-pythons: ## Library, service and contract tests under python3.12 and 3.13 (those found here)
+	@for v in $(LAMBDA_PYTHONS); do \
+	  py=$$(scripts/find-python $$v) || { echo "python$$v not found here: its tests are skipped"; continue; }; \
+	  venv=.venv-py$$v; \
+	  if [ ! -f $$venv/.installed ] || [ requirements/dev.txt -nt $$venv/.installed ]; then \
+	    $$py -m venv $$venv && $$venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt \
+	      && touch $$venv/.installed || exit 1; \
+	  fi; \
+	  echo "== python$$v ($$py)"; \
+	  $$venv/bin/python -m pytest -q -n 2 -m "not e2e and not packaging and not slow" \
+	    shared/tests services tests/contracts tests/manifests || exit 1; \
+	done
 
 test-fast: $(STAMP) ## Unit and contract tests only (no packaging, no end to end)
 	$(PY) -m pytest -n 2 -m "not e2e and not packaging and not slow"
@@ -107,4 +123,4 @@ bench-eventstore: $(STAMP) ## Fold 10,000 events; DynamoDB calls per load with a
 	$(PY) -m devtools.bench_eventstore
 
 clean: ## Remove build output and virtualenvs
-	rm -rf dist build $(VENV) $(CHECKOV_VENV) .ruff_cache
+	rm -rf dist build $(VENV) $(CHECKOV_VENV) .venv-py* .ruff_cache

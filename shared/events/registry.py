@@ -19,6 +19,7 @@ readers ignore unknown fields).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -182,7 +183,8 @@ class EventRegistry:
         schema = detail_model.model_json_schema(mode="serialization")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = f"{detail_type} v{model.version}"
-        schema["description"] = (model.__doc__ or "").strip() or schema.get("description", "")
+        # cleandoc: Python 3.13 dedents docstrings at compile time, 3.12 does not; the schema must not differ.
+        schema["description"] = inspect.cleandoc(model.__doc__ or "") or schema.get("description", "")
         # Pin the version: a v2 detail must not validate against the v1 schema.
         metadata_ref = schema["properties"]["metadata"]
         schema["properties"]["metadata"] = {
