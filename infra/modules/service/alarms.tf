@@ -1,35 +1,45 @@
 # Alarms (to the region's alarm topic) and one dashboard per service.
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each            = local.functions
-  alarm_name          = "${each.value.function_name}-errors"
-  alarm_description   = "${local.service}.${each.key} raised errors (owner ${local.owner})"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = var.alarms.errors_threshold
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.platform.alarm_topic_arn]
-  ok_actions          = [var.platform.alarm_topic_arn]
-  tags                = local.tags
-  depends_on          = [aws_lambda_function.this]
+# Lambda metrics per function: errors and throttles for every function, and for a stream
+# consumer the iterator age too: one that keeps failing blocks its shard (the outbox relay
+# retries until the record expires, so nothing is dropped), and its oldest unread record says so first.
+locals {
+  lambda_alarms = merge([
+    for k, f in local.functions : merge(
+      {
+        "${k}-errors" = {
+          function = k, function_name = f.function_name, suffix = "errors", metric = "Errors",
+          statistic = "Sum", period = 300, evaluation_periods = 1,
+          threshold = var.alarms.errors_threshold, what = "raised errors"
+        }
+        "${k}-throttles" = {
+          function = k, function_name = f.function_name, suffix = "throttles", metric = "Throttles",
+          statistic = "Sum", period = 300, evaluation_periods = 1,
+          threshold = var.alarms.throttles_threshold, what = "was throttled"
+        }
+      },
+      f.trigger_type != "dynamodb_stream" ? {} : {
+        "${k}-iterator-age" = {
+          function = k, function_name = f.function_name, suffix = "iterator-age", metric = "IteratorAge",
+          statistic = "Maximum", period = 60, evaluation_periods = 5,
+          threshold = var.alarms.iterator_age_ms, what = "is falling behind its DynamoDB stream"
+        }
+      }
+    )
+  ]...)
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each            = local.functions
-  alarm_name          = "${each.value.function_name}-throttles"
-  alarm_description   = "${local.service}.${each.key} was throttled (owner ${local.owner})"
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each            = local.lambda_alarms
+  alarm_name          = "${each.value.function_name}-${each.value.suffix}"
+  alarm_description   = "${local.service}.${each.value.function} ${each.value.what} (owner ${local.owner})"
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
+  metric_name         = each.value.metric
   dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = var.alarms.throttles_threshold
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  threshold           = each.value.threshold
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [var.platform.alarm_topic_arn]
@@ -54,27 +64,6 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   alarm_actions       = [var.platform.alarm_topic_arn]
   ok_actions          = [var.platform.alarm_topic_arn]
   tags                = local.tags
-}
-
-# A stream consumer that keeps failing blocks its shard (the outbox relay retries until the
-# record expires, so nothing is dropped): the age of the oldest unread record says so first.
-resource "aws_cloudwatch_metric_alarm" "iterator_age" {
-  for_each            = local.stream_functions
-  alarm_name          = "${each.value.function_name}-iterator-age"
-  alarm_description   = "${local.service}.${each.key} is falling behind its DynamoDB stream (owner ${local.owner})"
-  namespace           = "AWS/Lambda"
-  metric_name         = "IteratorAge"
-  dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 5
-  threshold           = var.alarms.iterator_age_ms
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.platform.alarm_topic_arn]
-  ok_actions          = [var.platform.alarm_topic_arn]
-  tags                = local.tags
-  depends_on          = [aws_lambda_function.this]
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
