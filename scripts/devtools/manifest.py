@@ -12,10 +12,18 @@ HCL; `tests/infra` checks that both agree).
 A bad manifest fails with the file and the field named:
 
     services/orders/service.yaml: functions.api.memory: 64 is less than the minimum of 128
+
+Terraform's `yamldecode` reads YAML by 1.1 rules, PyYAML only partly: a plain `N` is the boolean
+false to Terraform and the string "N" to PyYAML. The loader refuses such scalars where the two
+(or a YAML 1.2 editor) would disagree, so every reader sees the same manifest:
+
+    services/orders/service.yaml: resources.tables.events.range_key.type: N is read as the boolean
+    false by Terraform's yamldecode (YAML 1.1); quote it: "N"
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -41,6 +49,98 @@ SQS_TRIGGERS = ("eventbridge", "sns", "s3")
 
 class ManifestError(ValueError):
     """A manifest is invalid; the message names the file and the field."""
+
+
+# --------------------------------------------------------------------------- YAML as Terraform reads it
+# Terraform's yamldecode (zclconf/go-cty-yaml, a port of go-yaml v2) takes every one of these plain
+# (unquoted, untagged) scalars for a boolean, as a value and as a mapping key (which then becomes the
+# string "true" or "false"); mixed case such as `yEs` or `oN` stays a string. Measured with terraform
+# 1.11.4 (`jsonencode(yamldecode(...))` in `terraform console`); tests/manifests re-measures it.
+TERRAFORM_BOOLEANS: dict[str, bool] = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"), False),
+}
+# The spellings every reader takes for a boolean: Terraform, PyYAML and YAML 1.2 (editors, via the
+# schema on the first line). PyYAML reads y/Y/n/N as strings, YAML 1.2 reads yes/no/on/off as strings.
+PORTABLE_BOOLEANS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+
+
+@dataclass(frozen=True)
+class PlainBoolean:
+    """A plain scalar of a manifest that Terraform's yamldecode reads as a boolean."""
+
+    path: tuple[Any, ...]  # keys and indexes into PyYAML's data
+    field: str  # the same path as written, for messages: functions.api.environment.ON
+    token: str
+    is_key: bool
+
+    @property
+    def terraform_value(self) -> bool:
+        return TERRAFORM_BOOLEANS[self.token]
+
+
+class _ManifestYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also marks each plain scalar Terraform reads as a boolean."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.built: dict[yaml.Node, Any] = {}
+
+    def compose_scalar_node(self, anchor):
+        event = self.peek_event()
+        node = super().compose_scalar_node(anchor)
+        node.terraform_boolean = event.tag is None and event.style is None and event.value in TERRAFORM_BOOLEANS
+        return node
+
+    def construct_object(self, node, deep=False):
+        data = super().construct_object(node, deep=deep)
+        self.built[node] = data
+        return data
+
+
+def _plain_booleans(loader: _ManifestYamlLoader, node, path=(), shown=(), open_nodes=frozenset()):
+    if isinstance(node, yaml.ScalarNode):
+        if getattr(node, "terraform_boolean", False):
+            yield PlainBoolean(path, ".".join(shown) or "(top level)", node.value, is_key=False)
+        return
+    if id(node) in open_nodes:  # an alias of an enclosing node: already being walked
+        return
+    open_nodes = open_nodes | {id(node)}
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _plain_booleans(loader, item, (*path, index), (*shown, str(index)), open_nodes)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = loader.built.get(key_node)
+            label = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+            at, at_shown = (*path, key), (*shown, label)
+            if getattr(key_node, "terraform_boolean", False):
+                yield PlainBoolean(at, ".".join(at_shown), key_node.value, is_key=True)
+            yield from _plain_booleans(loader, value_node, at, at_shown, open_nodes)
+
+
+def parse_yaml(text: str) -> tuple[Any, tuple[PlainBoolean, ...]]:
+    """PyYAML's reading of a manifest (what the loader validates), and, in document order, every
+    plain scalar that Terraform's yamldecode reads as a boolean. Raises yaml.YAMLError."""
+    loader = _ManifestYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, ()
+        data = loader.construct_document(node)
+        return data, tuple(_plain_booleans(loader, node))
+    finally:
+        loader.dispose()
+
+
+def _teach_safe_dump_terraform_booleans() -> None:
+    """yaml.safe_dump quotes a string only when PyYAML itself would misread it, so it writes the string
+    "N" plain, which Terraform reads as false. Tests copy and edit manifests with yaml.safe_dump:
+    make the safe dumper quote y/Y/n/N too (the other YAML 1.1 booleans it already quotes)."""
+    yaml.SafeDumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+
+
+_teach_safe_dump_terraform_booleans()
 
 
 # --------------------------------------------------------------------------- model
@@ -249,10 +349,54 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def parse_manifest(data: Any, path: Path) -> Service:
-    """Validate one manifest's data against the JSON Schema and build the model."""
+def _flat_errors(errors):
+    for err in errors:
+        yield err
+        yield from _flat_errors(err.context or ())
+
+
+def _accepts(data: Any, path: tuple[Any, ...], value: Any) -> bool:
+    """Whether the schema takes `value` at `path` (errors elsewhere in `data` do not count)."""
+    if not path:
+        return not list(_validator().iter_errors(value))
+    probe = copy.deepcopy(data)
+    target = probe
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return not any(tuple(e.absolute_path) == path for e in _flat_errors(_validator().iter_errors(probe)))
+
+
+def _boolean_problem(data: Any, plain: PlainBoolean, schema_errors: list) -> str | None:
+    """Why a plain boolean-looking scalar is refused, or None when every reader agrees and the schema takes it."""
+    token, tf = plain.token, json.dumps(plain.terraform_value)
+    read = f"{token} is read as the boolean {tf} by Terraform's yamldecode (YAML 1.1)"
+    if plain.is_key:
+        return f'the key {read} and becomes "{tf}"; quote it: "{token}"'
+    if token in PORTABLE_BOOLEANS:
+        if not any(tuple(e.absolute_path) == plain.path for e in _flat_errors(schema_errors)):
+            return None  # a boolean where the schema takes one (or free-form data): all readers agree
+        return f'{token} is read as the boolean {tf} by Terraform\'s yamldecode and by PyYAML; quote it: "{token}"'
+    takes_bool = _accepts(data, plain.path, plain.terraform_value)
+    takes_string = _accepts(data, plain.path, token)
+    if takes_bool and not takes_string:
+        other = "PyYAML" if token in ("y", "Y", "n", "N") else "YAML 1.2 readers (editors)"
+        return f'{read} but as the string "{token}" by {other}; write {tf}'
+    either = f" (or write {tf} for the boolean)" if takes_bool else ""
+    return f'{read}; quote it: "{token}"{either}'
+
+
+def parse_manifest(data: Any, path: Path, plain_booleans: tuple[PlainBoolean, ...] = ()) -> Service:
+    """Validate one manifest's data against the JSON Schema and build the model.
+
+    `plain_booleans` (from `parse_yaml`) are refused first where Terraform would read them differently
+    from Python, or a string is wanted: the schema alone cannot see them (PyYAML reads `N` as "N")."""
     where = _relative(path)
     errors = list(_validator().iter_errors(data))
+    for plain in plain_booleans:
+        problem = _boolean_problem(data, plain, errors)
+        if problem:
+            raise ManifestError(f"{where}: {plain.field}: {problem}")
     if errors:
         err = _best_error(errors)
         raise ManifestError(f"{where}: {_field_path(err)}: {err.message}")
@@ -303,10 +447,10 @@ def parse_manifest(data: Any, path: Path) -> Service:
 def load_manifest(path: Path | str) -> Service:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data, plain_booleans = parse_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ManifestError(f"{_relative(path)}: (yaml): {exc}") from exc
-    return parse_manifest(data, path)
+    return parse_manifest(data, path, plain_booleans)
 
 
 def load_services(root: Path | str = SERVICES_DIR) -> list[Service]:
