@@ -23,6 +23,17 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
 - S3 event notifications: moto URL-encodes the object key with quote_plus, turning "in/a b.txt"
   into "in%2Fa+b.txt"; S3 keeps the slashes ("in/a+b.txt"). moto also leaves out the object's
   `versionId` (S3 sends it for versioned buckets) and the `sequencer`.
+- SQS attributes, as `terraform apply` needs them: RedriveAllowPolicy is stored and returned
+  (moto left it out of GetQueueAttributes); SetQueueAttributes changes only the attributes
+  passed (moto erased Policy on every call without it; "" removes it, as in SQS);
+  RedrivePolicy reads back in SQS's compact form `{"deadLetterTargetArn":"..","maxReceiveCount":3}`
+  (moto added spaces: Terraform showed a diff after every apply).
+- S3 PutBucketLogging: the target bucket's policy is read as S3 does (an Allow of
+  s3:PutObject to logging.s3.amazonaws.com, the principal alone or in a list, wildcards in
+  actions and resources); moto answered 500 on a `"Principal": "*"` statement.
+  GetBucketNotificationConfiguration returns the EventBridgeConfiguration moto stored.
+- Lambda LoggingConfig (LogFormat, log levels, LogGroup) is stored and returned with AWS's
+  defaults (Text, /aws/lambda/<name>, INFO for JSON logs); moto dropped it.
 
 - DynamoDB: one lock around moto's item and transaction operations, so conditional writes and
   transactions are atomic across threads as in DynamoDB (see `_serialize_dynamodb`).
@@ -38,6 +49,7 @@ import email
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -89,6 +101,12 @@ def apply_patches() -> None:
         return event
 
     notifications._get_s3_event = s3_event
+    _patch_sqs_redrive_allow_policy()
+    _patch_sqs_set_attributes_keeps_others()
+    _patch_sqs_redrive_policy_format()
+    _patch_s3_logging_target_policy()
+    _patch_s3_eventbridge_notification()
+    _patch_lambda_logging_config()
     _serialize_dynamodb()
 
 
@@ -186,6 +204,190 @@ def _patch_ses_messages() -> None:
             _ses_request.text = None
 
     EmailResponse.send_email = send_email  # type: ignore[method-assign]
+
+
+def _patch_sqs_redrive_allow_policy() -> None:
+    # AWS stores a queue's RedriveAllowPolicy and returns it from GetQueueAttributes (All or by
+    # name). moto 5.2.5 accepts it in SetQueueAttributes but leaves it out of
+    # Queue.BASE_ATTRIBUTES: "All" never returns it and asking for it by name is an
+    # InvalidAttributeName, so Terraform's aws_sqs_queue_redrive_allow_policy waits forever.
+    from moto.sqs.models import Queue
+
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
+    Queue.redrive_allow_policy = None  # default for queues that never set it (None: not returned)
+
+
+def _patch_sqs_set_attributes_keeps_others() -> None:
+    # AWS SetQueueAttributes changes only the attributes passed; an empty string removes Policy
+    # (or RedriveAllowPolicy). moto's Queue._set_attributes ends with
+    # `self.policy = attributes.get("Policy")`, so any call without Policy (a RedriveAllowPolicy,
+    # a visibility timeout) erased the queue's policy. The other attributes, RedrivePolicy
+    # included, are only set when passed, and CreateQueue passes every default, so they are right.
+    from moto.sqs.exceptions import InvalidAttributeValue
+    from moto.sqs.models import Queue
+
+    original = Queue._set_attributes
+
+    def _set_attributes(self: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+        allow = attributes.get("RedriveAllowPolicy")
+        if allow:
+            try:
+                valid = isinstance(json.loads(allow), dict)
+            except (TypeError, ValueError):
+                valid = False
+            if not valid:
+                raise InvalidAttributeValue("RedriveAllowPolicy")
+        policy = self.__dict__.get("_policy_json")  # what the `policy` property reads and writes
+        original(self, attributes, now)
+        if "Policy" not in attributes and policy is not None:
+            self._policy_json = policy
+        if attributes.get("RedriveAllowPolicy") == "":
+            self.redrive_allow_policy = None
+
+    Queue._set_attributes = _set_attributes  # type: ignore[method-assign]
+
+
+def _patch_sqs_redrive_policy_format() -> None:
+    # AWS returns RedrivePolicy compact, in its own key order, maxReceiveCount a number:
+    # {"deadLetterTargetArn":"arn:...","maxReceiveCount":3}. moto json.dumps it with spaces, so
+    # Terraform (which stores the string as read and compares it to its compact form of the
+    # config) shows a diff on aws_sqs_queue.redrive_policy after every apply.
+    from moto.sqs.models import Queue
+
+    original = Queue.attributes.fget
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result = original(self)
+        redrive = getattr(self, "redrive_policy", None)
+        if redrive and "RedrivePolicy" in result:
+            ordered = {key: redrive[key] for key in ("deadLetterTargetArn", "maxReceiveCount") if key in redrive}
+            ordered.update(redrive)
+            result["RedrivePolicy"] = json.dumps(ordered, separators=(",", ":"))
+        return result
+
+    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+
+
+def _wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM-style match: `*` any run of characters, `?` one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _patch_s3_logging_target_policy() -> None:
+    # AWS PutBucketLogging accepts a target bucket whose policy has an Allow statement giving
+    # s3:PutObject (or s3:Put*, s3:*, *) on the log objects to the service principal
+    # logging.s3.amazonaws.com (alone or in a list); anything else is InvalidTargetBucketForLogging
+    # (400). moto's FakeBucket._log_permissions_enabled_policy calls .get on the Principal, so a
+    # statement with `"Principal": "*"` (our DenyInsecureTransport) was a 500, and it missed
+    # grants written with a list of services, a wildcard action or a list of resources.
+    from moto.s3.models import FakeBucket
+    from moto.s3.utils import LOGGING_SERVICE_PRINCIPAL
+
+    def _log_permissions_enabled_policy(target_bucket: Any, target_prefix: str | None) -> bool:
+        policy = target_bucket.policy
+        if not policy:
+            return False
+        try:
+            document = json.loads(policy.decode() if isinstance(policy, bytes) else policy)
+        except ValueError:
+            return False
+        bucket_arn = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}"
+        log_object = f"{bucket_arn}/{target_prefix or ''}access-log"
+        for statement in _as_list(document.get("Statement") if isinstance(document, dict) else None):
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal")
+            if not isinstance(principal, dict) or LOGGING_SERVICE_PRINCIPAL not in _as_list(principal.get("Service")):
+                continue
+            actions = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
+            if not any(_wildcard(action, "s3:PutObject", ignore_case=True) for action in actions):
+                continue
+            resources = [r for r in _as_list(statement.get("Resource")) if isinstance(r, str)]
+            # moto also accepted the bucket ARN itself; kept so as not to reject what it allowed.
+            if any(r == bucket_arn or _wildcard(r, log_object) for r in resources):
+                return True
+        return False
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)  # type: ignore[method-assign]
+
+
+def _patch_s3_eventbridge_notification() -> None:
+    # AWS GetBucketNotificationConfiguration returns <EventBridgeConfiguration/> when the bucket
+    # sends its events to EventBridge. moto stores it (PutBucketNotificationConfiguration) but
+    # its get_bucket_notification leaves it out of the result, so Terraform's
+    # aws_s3_bucket_notification reads eventbridge = false and plans it again after every apply.
+    from moto.core.responses import ActionResult
+    from moto.s3.responses import S3Response
+
+    original = S3Response.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        if self.data.get("Action") == "GetBucketNotificationConfiguration" and isinstance(action_result.result, dict):
+            configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+            if configuration is not None and getattr(configuration, "event_bridge", None) is not None:
+                action_result = ActionResult({**action_result.result, "EventBridgeConfiguration": {}})
+        return original(self, action_result)
+
+    S3Response.serialized = serialized  # type: ignore[method-assign]
+
+
+def _lambda_logging_config(
+    requested: dict[str, Any] | None, current: dict[str, Any], function_name: str
+) -> dict[str, Any]:
+    config = {**current, **{k: v for k, v in (requested or {}).items() if v is not None}}
+    config.setdefault("LogFormat", "Text")
+    config.setdefault("LogGroup", f"/aws/lambda/{function_name}")
+    if config["LogFormat"] == "JSON":
+        config.setdefault("ApplicationLogLevel", "INFO")
+        config.setdefault("SystemLogLevel", "INFO")
+    else:  # log levels apply to JSON logs only
+        config.pop("ApplicationLogLevel", None)
+        config.pop("SystemLogLevel", None)
+    order = ("LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup")
+    return {key: config[key] for key in order if key in config}
+
+
+def _patch_lambda_logging_config() -> None:
+    # AWS stores a function's LoggingConfig (CreateFunction, UpdateFunctionConfiguration) and
+    # returns it in every configuration (GetFunction, GetFunctionConfiguration, ListFunctions):
+    # LogFormat (default Text), LogGroup (default /aws/lambda/<name>) and, for JSON logs,
+    # ApplicationLogLevel/SystemLogLevel (default INFO). moto 5.2.5 drops it, so Terraform's
+    # aws_lambda_function shows its logging_config block as a diff after every apply.
+    from moto.awslambda.models import LambdaFunction
+
+    original_init = LambdaFunction.__init__
+    original_get = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self.logging_config = _lambda_logging_config(spec.get("LoggingConfig"), {}, self.function_name)
+        self.logs_group_name = self.logging_config["LogGroup"]  # where moto's own invoke writes logs
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = original_get(self, *args, **kwargs)
+        logging_config = getattr(self, "logging_config", None)
+        config["LoggingConfig"] = dict(logging_config or _lambda_logging_config(None, {}, self.function_name))
+        return config
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if config_updates.get("LoggingConfig") is not None:
+            current = getattr(self, "logging_config", None) or {}
+            self.logging_config = _lambda_logging_config(config_updates["LoggingConfig"], current, self.function_name)
+            self.logs_group_name = self.logging_config["LogGroup"]
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
 
 
 def _addresses(destinations: Any, kind: str) -> list[str]:
