@@ -5,8 +5,9 @@ resource "aws_s3_bucket" "access_logs" {
   #checkov:skip=CKV_AWS_144:Cross-region replication would copy data out of its residency region; each region keeps its own logs.
   #checkov:skip=CKV_AWS_145:S3 server access logging only delivers to buckets encrypted with SSE-S3, not SSE-KMS (AWS documented limitation).
   #checkov:skip=CKV2_AWS_62:Nothing consumes access-log object events; notifications would only add cost.
-  bucket = "${local.project}-${var.env}-access-logs-${local.account_id}-${var.region}"
-  tags   = var.tags
+  bucket        = "${local.project}-${var.env}-access-logs-${local.account_id}-${var.region}"
+  force_destroy = var.force_destroy
+  tags          = var.tags
 }
 
 resource "aws_s3_bucket_public_access_block" "access_logs" {

@@ -14,7 +14,10 @@ output "platform" {
     http_api_id            = aws_apigatewayv2_api.this.id
     http_api_execution_arn = aws_apigatewayv2_api.this.execution_arn
     alarm_topic_arn        = aws_sns_topic.alarms.arn
-    access_log_bucket      = aws_s3_bucket.access_logs.id
+    # Through the policy, so a bucket's logging is configured only once the target accepts logs
+    # (else a first apply can fail with InvalidTargetBucketForLogging).
+    access_log_bucket = aws_s3_bucket_policy.access_logs.bucket
+    force_destroy     = var.force_destroy
   }
 }
 

@@ -65,6 +65,12 @@ variable "alarm_emails" {
   }
 }
 
+variable "force_destroy" {
+  description = "Let terraform destroy delete the region's and the services' buckets with their objects (dev only: prod keeps its data)."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Extra tags for the region's resources (the provider adds the default tags)."
   type        = map(string)

@@ -8,19 +8,19 @@ locals {
     for k, f in local.functions : merge(
       {
         "${k}-errors" = {
-          function = k, function_name = f.function_name, suffix = "errors", metric = "Errors",
+          function  = k, function_name = f.function_name, suffix = "errors", metric = "Errors",
           statistic = "Sum", period = 300, evaluation_periods = 1,
           threshold = var.alarms.errors_threshold, what = "raised errors"
         }
         "${k}-throttles" = {
-          function = k, function_name = f.function_name, suffix = "throttles", metric = "Throttles",
+          function  = k, function_name = f.function_name, suffix = "throttles", metric = "Throttles",
           statistic = "Sum", period = 300, evaluation_periods = 1,
           threshold = var.alarms.throttles_threshold, what = "was throttled"
         }
       },
       f.trigger_type != "dynamodb_stream" ? {} : {
         "${k}-iterator-age" = {
-          function = k, function_name = f.function_name, suffix = "iterator-age", metric = "IteratorAge",
+          function  = k, function_name = f.function_name, suffix = "iterator-age", metric = "IteratorAge",
           statistic = "Maximum", period = 60, evaluation_periods = 5,
           threshold = var.alarms.iterator_age_ms, what = "is falling behind its DynamoDB stream"
         }

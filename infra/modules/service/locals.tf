@@ -4,16 +4,16 @@
 # tests/infra checks that both agree for every function of every manifest.
 
 locals {
-  manifest     = yamldecode(file(var.manifest_path))
-  service      = local.manifest.name
-  service_dash = replace(local.service, "_", "-")
-  owner        = local.manifest.owner
-  project      = "eda"
-  env          = var.platform.env
-  region       = var.platform.region
-  account_id   = var.platform.account_id
-  partition    = var.platform.partition
-  tags         = merge(var.tags, { service = local.service, owner = local.owner })
+  manifest      = yamldecode(file(var.manifest_path))
+  service       = local.manifest.name
+  service_dash  = replace(local.service, "_", "-")
+  owner         = local.manifest.owner
+  project       = "eda"
+  env           = var.platform.env
+  region        = var.platform.region
+  account_id    = var.platform.account_id
+  partition     = var.platform.partition
+  tags          = merge(var.tags, { service = local.service, owner = local.owner })
   zip_path      = "${var.dist_dir}/${local.service}.zip"
   zip_hash_path = "${local.zip_path}.base64sha256" # written by `make package`
 

@@ -43,9 +43,10 @@ resource "aws_dynamodb_table" "this" {
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication would copy possibly personal data out of its residency region; durability comes from versioning within the region.
   #checkov:skip=CKV2_AWS_62:Event notifications are configured in aws_s3_bucket_notification.this (EventBridge enabled on every service bucket).
-  for_each = local.buckets
-  bucket   = local.bucket_names[each.key]
-  tags     = local.tags
+  for_each      = local.buckets
+  bucket        = local.bucket_names[each.key]
+  force_destroy = var.platform.force_destroy
+  tags          = local.tags
 
   lifecycle {
     precondition {

@@ -64,6 +64,7 @@ variable "platform" {
     http_api_execution_arn = string
     alarm_topic_arn        = string
     access_log_bucket      = string
+    force_destroy          = optional(bool, false)
   })
 
   validation {

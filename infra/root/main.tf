@@ -1,21 +1,23 @@
-# Thin root: the region's platform, one service module per services/*/service.yaml,
-# and optional forwarding. Every root is identical apart from terraform.tfvars and the
-# backend key (tests/infra checks this).
+# The one root, applied once per env/region: the region's platform, one service module per
+# services/*/service.yaml, and optional forwarding. What differs between env/regions is only
+# infra/envs/<env>/<region>.tfvars and .s3.tfbackend (see infra/README.md).
 
 locals {
-  repo_root = "${path.root}/../../../.."
+  repo_root = "${path.root}/../.."
   services  = toset([for p in fileset("${local.repo_root}/services", "*/service.yaml") : dirname(p)])
 }
 
 module "region" {
-  source       = "../../../modules/region"
+  source       = "../modules/region"
   env          = var.env
   region       = var.region
   alarm_emails = var.alarm_emails
+  # Only where a tfvars says so (dev): buckets are emptied on destroy, so an environment can go away in one pass.
+  force_destroy = var.force_destroy
 }
 
 module "service" {
-  source        = "../../../modules/service"
+  source        = "../modules/service"
   for_each      = local.services
   manifest_path = "${local.repo_root}/services/${each.key}/service.yaml"
   dist_dir      = "${local.repo_root}/dist"
@@ -23,7 +25,7 @@ module "service" {
 }
 
 module "forwarding" {
-  source          = "../../../modules/forwarding"
+  source          = "../modules/forwarding"
   count           = var.forwarding == null ? 0 : 1
   env             = var.env
   source_region   = var.region

@@ -18,6 +18,12 @@ variable "region" {
   }
 }
 
+variable "force_destroy" {
+  description = "Let terraform destroy delete buckets that still hold objects (dev only; prod keeps data, and its tables keep deletion protection)."
+  type        = bool
+  default     = false
+}
+
 variable "owner" {
   description = "Owner tag of shared (non-service) resources."
   type        = string

@@ -1,0 +1,253 @@
+"""What is wired in one account and region, read back through the AWS APIs.
+
+    describe(clients) -> {"queues": {...}, "rules": {...}, "mappings": {...}, ...}
+
+One description for any AWS-shaped endpoint: a moto server that Terraform applied to, or one the
+local runtime's provisioner filled from the same manifests. Comparing the two is how
+tests/infra proves that local and deployed wiring are one and the same. Only what decides how an
+event travels is described (names, patterns, targets, batch and retry settings, keys, streams,
+notifications, function configuration); tags, KMS keys and policies are Terraform's alone.
+
+Values that AWS generates differently per creation (mapping UUIDs, the random suffix of a secret
+ARN, queue URLs' host) are normalised so that two faithful creations describe the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_SECRET_SUFFIX = re.compile(r"(:secret:[^:\"]+)-[A-Za-z0-9]{6}\b")
+
+
+def _norm(value: Any) -> Any:
+    """Secrets Manager ARNs end in 6 random characters: compare them without."""
+    if isinstance(value, str):
+        return _SECRET_SUFFIX.sub(r"\1-??????", value)
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    return value
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    out: list[Any] = []
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        out += page.get(key, [])
+    return out
+
+
+def queues(sqs: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for url in sqs.list_queues().get("QueueUrls", []):
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        out[url.rsplit("/", 1)[-1]] = {
+            "visibility_timeout": int(attrs["VisibilityTimeout"]),
+            "retention": int(attrs["MessageRetentionPeriod"]),
+            "redrive": _json(attrs.get("RedrivePolicy")),
+        }
+    return out
+
+
+def rules(events: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for bus in events.list_event_buses()["EventBuses"]:
+        for rule in events.list_rules(EventBusName=bus["Name"]).get("Rules", []):
+            targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]
+            out[rule["Name"]] = {
+                "bus": bus["Name"],
+                "pattern": _json(rule.get("EventPattern")),
+                "targets": sorted(
+                    (
+                        {
+                            "id": t["Id"],
+                            "arn": t["Arn"],
+                            "dead_letter": (t.get("DeadLetterConfig") or {}).get("Arn"),
+                            "retry": t.get("RetryPolicy"),
+                        }
+                        for t in targets
+                    ),
+                    key=lambda t: t["id"],
+                ),
+            }
+    return out
+
+
+def archives(events: Any) -> dict[str, str]:
+    return {a["ArchiveName"]: a["EventSourceArn"] for a in events.list_archives().get("Archives", [])}
+
+
+def mappings(lam: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for m in _paginate(lam, "list_event_source_mappings", "EventSourceMappings"):
+        function = m["FunctionArn"].rsplit(":", 1)[-1]
+        source = m["EventSourceArn"].split(":")[2]  # sqs or dynamodb
+        entry = {
+            "source": m["EventSourceArn"],
+            "batch_size": m.get("BatchSize"),
+            "batching_window": m.get("MaximumBatchingWindowInSeconds", 0),
+            "response_types": sorted(m.get("FunctionResponseTypes") or []),
+            "maximum_concurrency": (m.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+        }
+        if source == "dynamodb":
+            entry |= {
+                "starting_position": m.get("StartingPosition"),
+                "bisect": m.get("BisectBatchOnFunctionError"),
+                "retries": m.get("MaximumRetryAttempts"),
+                "on_failure": ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+            }
+        out[(function, source)] = entry
+    return out
+
+
+def functions(lam: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for f in _paginate(lam, "list_functions", "Functions"):
+        out[f["FunctionName"]] = {
+            "runtime": f.get("Runtime"),
+            "handler": f.get("Handler"),
+            "memory": f.get("MemorySize"),
+            "timeout": f.get("Timeout"),
+            "architectures": f.get("Architectures"),
+            "environment": (f.get("Environment") or {}).get("Variables") or {},
+        }
+    return out
+
+
+def subscriptions(sns: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for sub in _paginate(sns, "list_subscriptions", "Subscriptions"):
+        attrs = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
+        out[(sub["TopicArn"], sub["Endpoint"])] = {
+            "protocol": sub["Protocol"],
+            "raw": attrs.get("RawMessageDelivery") == "true",
+            "filter_policy": _json(attrs.get("FilterPolicy")),
+            "filter_policy_scope": attrs.get("FilterPolicyScope") if attrs.get("FilterPolicy") else None,
+        }
+    return out
+
+
+def tables(ddb: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name in _paginate(ddb, "list_tables", "TableNames"):
+        t = ddb.describe_table(TableName=name)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in t["AttributeDefinitions"]}
+        stream = t.get("StreamSpecification") or {}
+        ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        out[name] = {
+            "keys": [(k["AttributeName"], k["KeyType"], types[k["AttributeName"]]) for k in t["KeySchema"]],
+            "stream": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
+            "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
+        }
+    return out
+
+
+def buckets(s3: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for b in s3.list_buckets().get("Buckets", []):
+        config = s3.get_bucket_notification_configuration(Bucket=b["Name"])
+        config.pop("ResponseMetadata", None)
+        queue_configs = []
+        for q in config.get("QueueConfigurations", []):
+            rules = (q.get("Filter") or {}).get("Key", {}).get("FilterRules", [])
+            queue_configs.append(
+                {
+                    "id": q.get("Id"),
+                    "queue": q["QueueArn"],
+                    "events": sorted(q["Events"]),
+                    "filter": sorted((r["Name"].lower(), r["Value"]) for r in rules),
+                }
+            )
+        versioning = s3.get_bucket_versioning(Bucket=b["Name"]).get("Status")
+        out[b["Name"]] = {
+            "versioning": versioning,
+            "eventbridge": "EventBridgeConfiguration" in config,
+            "queues": sorted(queue_configs, key=lambda q: q["id"] or ""),
+        }
+    return out
+
+
+def topics(sns: Any) -> list[str]:
+    return sorted(t["TopicArn"] for t in _paginate(sns, "list_topics", "Topics"))
+
+
+def secrets(sm: Any) -> list[str]:
+    return sorted(s["Name"] for s in _paginate(sm, "list_secrets", "SecretList"))
+
+
+def schedules(scheduler: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for s in _paginate(scheduler, "list_schedules", "Schedules"):
+        full = scheduler.get_schedule(Name=s["Name"], GroupName=s.get("GroupName", "default"))
+        target = full.get("Target") or {}
+        out[s["Name"]] = {
+            "expression": full.get("ScheduleExpression"),
+            "timezone": full.get("ScheduleExpressionTimezone") or "UTC",
+            "target": target.get("Arn"),
+            "dead_letter": (target.get("DeadLetterConfig") or {}).get("Arn"),
+        }
+    return out
+
+
+def routes(apigw: Any) -> dict[str, str]:
+    """HTTP API route key -> the function it invokes (by name)."""
+    out = {}
+    for api in apigw.get_apis().get("Items", []):
+        integrations = {i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api["ApiId"]).get("Items", [])}
+        for route in apigw.get_routes(ApiId=api["ApiId"]).get("Items", []):
+            integration = integrations.get((route.get("Target") or "").removeprefix("integrations/"), {})
+            uri = integration.get("IntegrationUri", "")
+            found = re.search(r"function:([^/:]+)", uri)
+            out[route["RouteKey"]] = found.group(1) if found else uri
+    return out
+
+
+def describe(clients: Any) -> dict[str, Any]:
+    """Everything above, from one set of boto3 clients (attributes sqs, events, lambda_, sns, ...)."""
+    return _norm(
+        {
+            "queues": queues(clients.sqs),
+            "rules": rules(clients.events),
+            "archives": archives(clients.events),
+            "mappings": mappings(clients.lambda_),
+            "functions": functions(clients.lambda_),
+            "subscriptions": subscriptions(clients.sns),
+            "tables": tables(clients.dynamodb),
+            "buckets": buckets(clients.s3),
+            "topics": topics(clients.sns),
+            "secrets": secrets(clients.secretsmanager),
+            "schedules": schedules(clients.scheduler),
+            "routes": routes(clients.apigatewayv2),
+        }
+    )
+
+
+class Clients:
+    """boto3 clients for one endpoint, region and fake credentials."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
+        for attr, service in (
+            ("sqs", "sqs"),
+            ("events", "events"),
+            ("lambda_", "lambda"),
+            ("sns", "sns"),
+            ("dynamodb", "dynamodb"),
+            ("s3", "s3"),
+            ("secretsmanager", "secretsmanager"),
+            ("scheduler", "scheduler"),
+            ("apigatewayv2", "apigatewayv2"),
+            ("iam", "iam"),
+            ("kms", "kms"),
+            ("logs", "logs"),
+            ("cloudwatch", "cloudwatch"),
+        ):
+            setattr(self, attr, session.client(service, endpoint_url=endpoint))
