@@ -35,8 +35,10 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
 - Lambda LoggingConfig (LogFormat, log levels, LogGroup) is stored and returned with AWS's
   defaults (Text, /aws/lambda/<name>, INFO for JSON logs); moto dropped it.
 
-- DynamoDB: one lock around moto's item and transaction operations, so conditional writes and
-  transactions are atomic across threads as in DynamoDB (see `_serialize_dynamodb`).
+- DynamoDB (devtools.local.moto_dynamodb.patch): conditional writes and transactions are atomic
+  across threads under one lock per table (requests on other tables never wait); a transaction
+  remembers only the items it replaces instead of deep-copying its tables, and moto's objects
+  are tracked weakly, so memory stays flat; streams get one record per changed item.
 
 `apply_patches()` is also used in-process by the test kit (devtools.testing); it is idempotent.
 """
@@ -110,39 +112,11 @@ def apply_patches() -> None:
     _serialize_dynamodb()
 
 
-# DynamoDB operations moto runs without a lock. Real DynamoDB applies each (transactional)
-# write atomically; moto checks conditions and writes in separate Python steps and rolls a
-# cancelled transaction back by restoring a copy of the whole table, losing writes made by
-# other threads meanwhile. Measured: 50 threads reserving one SKU with 10 units "succeeded"
-# 11, 12 and 20 times in three runs; with this lock exactly 10 every time.
-_DYNAMODB_OPERATIONS = (
-    "transact_write_items",
-    "transact_get_items",
-    "put_item",
-    "update_item",
-    "delete_item",
-    "get_item",
-    "batch_get_item",
-    "batch_write_item",
-    "query",
-    "scan",
-)
-
-
 def _serialize_dynamodb() -> None:
-    from moto.dynamodb.models import DynamoDBBackend
+    # DynamoDB: atomic transactions under per-table locks, flat memory (devtools.local.moto_dynamodb).
+    from devtools.local import moto_dynamodb
 
-    lock = threading.RLock()
-    for name in _DYNAMODB_OPERATIONS:
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None:
-            continue
-
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
+    moto_dynamodb.patch()
     _patch_events_publish_hook()
     _patch_ses_messages()
 
