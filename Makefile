@@ -17,11 +17,20 @@ SERVICE      ?=
 LOCAL_ARGS   ?=
 # Lambda runs python3.12 and python3.13: the tests also run under each one found here.
 LAMBDA_PYTHONS ?= 3.12 3.13
-ROOT         := infra/envs/$(ENV)/$(REGION)
+# One Terraform root, applied per env/region with infra/envs/<env>/<region>.tfvars and .s3.tfbackend.
+TF           := scripts/terraform
+TF_ROOT      := infra/root
+TF_VARS      := ../envs/$(ENV)/$(REGION).tfvars
+TF_BACKEND   := ../envs/$(ENV)/$(REGION).s3.tfbackend
+TF_PLAN      := tfplan-$(ENV)-$(REGION)
+TF_STATE_BUCKET ?=
+ENDPOINT     ?=
+# Each env/region keeps its own .terraform (backend config), so switching never re-initialises another.
+TF_ENV       := TF_DATA_DIR=$(CURDIR)/$(TF_ROOT)/.terraform/$(ENV)-$(REGION) $(TF)
 export PYTHONPATH := $(CURDIR):$(CURDIR)/scripts
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test test-fast test-lambda-pythons lint fmt package local demo plan apply infra-validate \
+.PHONY: help setup test test-fast test-lambda-pythons lint fmt package local demo plan apply apply-local infra-check tf-lock \
         catalog lock bench-package bench-local bench-thumbnails bench-eventstore clean
 
 help: ## Show the targets
@@ -86,22 +95,28 @@ local: $(STAMP) ## Run the whole system locally (moto + functions + HTTP gateway
 demo: $(STAMP) ## Start the local runtime, drive a scenario through every service, stop
 	$(PY) -m devtools.local demo
 
-plan: package ## terraform plan for ENV= REGION=
-	@command -v terraform >/dev/null || { echo "terraform is not installed here; the offline checks run in 'make test'"; exit 1; }
-	terraform -chdir=$(ROOT) init -input=false
-	terraform -chdir=$(ROOT) plan -input=false -out=tfplan
+plan: package ## terraform plan for ENV= REGION= (TF_STATE_BUCKET= the account's state bucket)
+	@test -f $(TF_ROOT)/$(TF_VARS) || { echo "no infra/envs/$(ENV)/$(REGION).tfvars: ENV/REGION must be one of: $$(cd infra/envs && ls */*.tfvars | sed 's/.tfvars//')"; exit 2; }
+	$(TF_ENV) -chdir=$(TF_ROOT) init -input=false -reconfigure -backend-config=$(TF_BACKEND) $(if $(TF_STATE_BUCKET),-backend-config=bucket=$(TF_STATE_BUCKET))
+	$(TF_ENV) -chdir=$(TF_ROOT) plan -input=false -var-file=$(TF_VARS) -out=$(TF_PLAN)
 
-apply: package ## terraform apply for ENV= REGION= (applies the saved plan when there is one)
-	@command -v terraform >/dev/null || { echo "terraform is not installed here"; exit 1; }
-	terraform -chdir=$(ROOT) init -input=false
-	if [ -f $(ROOT)/tfplan ]; then terraform -chdir=$(ROOT) apply -input=false tfplan; \
-	else terraform -chdir=$(ROOT) apply -input=false; fi
+apply: ## terraform apply for ENV= REGION= (the plan `make plan` saved)
+	@test -f $(TF_ROOT)/$(TF_PLAN) || { echo "no saved plan for $(ENV)/$(REGION): run make plan ENV=$(ENV) REGION=$(REGION) first"; exit 2; }
+	$(TF_ENV) -chdir=$(TF_ROOT) apply -input=false $(TF_PLAN)
+	rm -f $(TF_ROOT)/$(TF_PLAN)
 
-infra-validate: ## terraform init/validate/test in every module and root (needs terraform)
-	@command -v terraform >/dev/null || { echo "terraform is not installed here: skipping validate/test (offline checks run in 'make test')"; exit 0; }
-	@for d in infra/modules/* infra/envs/*/*; do \
-	  echo "== $$d"; terraform -chdir=$$d init -backend=false -input=false >/dev/null && terraform -chdir=$$d validate; \
-	  if ls $$d/tests/*.tftest.hcl >/dev/null 2>&1 || ls $$d/*.tftest.hcl >/dev/null 2>&1; then terraform -chdir=$$d test; fi; \
+apply-local: $(STAMP) package ## Apply ENV= REGION= to the local emulator, re-plan (must be empty), destroy (must leave nothing); ENDPOINT= a running one
+	$(PY) -m devtools.tf cycle --env $(ENV) --region $(REGION) --dist dist $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
+infra-check: $(STAMP) ## Terraform only: fmt, validate, terraform test, plan of every env/region (what make test runs)
+	$(PY) -m pytest -n 2 --dist loadgroup tests/infra tests/manifests
+
+tf-lock: ## Re-make the provider lock files (every module and the root) from the mirror or registry
+	@for d in infra/root infra/modules/*; do \
+	  echo "== $$d"; rm -f $$d/.terraform.lock.hcl; \
+	  mirror=$$($(TF) --which | sed -n 's/^mirror: *//p'); \
+	  if [ -d "$$mirror" ]; then $(TF) -chdir=$$d providers lock -fs-mirror=$$mirror -platform=linux_amd64; \
+	  else $(TF) -chdir=$$d providers lock -platform=linux_amd64 -platform=linux_arm64 -platform=darwin_arm64 -platform=darwin_amd64; fi; \
 	done
 
 lock: ## Re-resolve requirements/*.in into pinned requirements/*.txt

@@ -96,9 +96,8 @@ def terraform(args: list[str], cwd: Path, *, env: dict[str, str] | None = None, 
     """Run terraform; return stdout, or raise with the command and its output."""
     proc = run_terraform(args, cwd, env=env, timeout=timeout)
     if proc.returncode != 0:
-        raise TerraformError(
-            f"terraform {' '.join(args)} (in {cwd}) exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        )
+        output = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        raise TerraformError(f"terraform {' '.join(args)} (in {cwd}) exited {proc.returncode}\n{output}")
     return proc.stdout
 
 
@@ -179,27 +178,13 @@ class Workspace:
         terraform(args, self.root)
         return json.loads(terraform(["show", "-json", str(out)], self.root))
 
-    def apply(self, env: str, region: str, *, parallelism: int = 20) -> None:
-        args = [
-            "apply",
-            "-input=false",
-            "-no-color",
-            "-auto-approve",
-            f"-parallelism={parallelism}",
-            *self._vars(env, region),
-        ]
-        terraform(args + self._state(env, region), self.root)
+    def apply(self, env: str, region: str, *, parallelism: int = 20) -> str:
+        args = ["apply", "-input=false", "-no-color", "-auto-approve", f"-parallelism={parallelism}"]
+        return terraform(args + self._vars(env, region) + self._state(env, region), self.root)
 
-    def destroy(self, env: str, region: str, *, parallelism: int = 20) -> None:
-        args = [
-            "destroy",
-            "-input=false",
-            "-no-color",
-            "-auto-approve",
-            f"-parallelism={parallelism}",
-            *self._vars(env, region),
-        ]
-        terraform(args + self._state(env, region), self.root)
+    def destroy(self, env: str, region: str, *, parallelism: int = 20) -> str:
+        args = ["destroy", "-input=false", "-no-color", "-auto-approve", f"-parallelism={parallelism}"]
+        return terraform(args + self._vars(env, region) + self._state(env, region), self.root)
 
     def state(self, env: str, region: str) -> dict[str, Any]:
         return json.loads(terraform(["show", "-json", str(self.path / f"{env}-{region}.tfstate")], self.root))
@@ -281,7 +266,7 @@ def cycle(env: str, region: str, endpoint: str | None, dist: Path | None) -> int
         print(f"emulator {url}; workspace {ws.path}")
         ws.init()
         t0 = time.monotonic()
-        ws.apply(env, region)
+        slowest(ws.apply(env, region))
         applied = len(planned_state(ws, env, region))
         t1 = time.monotonic()
         print(f"apply {env}/{region}: {applied} resources in {t1 - t0:.1f} s")
@@ -290,11 +275,28 @@ def cycle(env: str, region: str, endpoint: str | None, dist: Path | None) -> int
         print(f"re-plan: {len(changes)} changes in {t2 - t1:.1f} s")
         for address, actions in changes:
             print(f"  {'/'.join(actions)} {address}")
-        ws.destroy(env, region)
+        slowest(ws.destroy(env, region))
         t3 = time.monotonic()
         left = len(planned_state(ws, env, region))
         print(f"destroy: {left} resources left in state, in {t3 - t2:.1f} s")
         return 0 if not changes and not left else 1
+
+
+def slowest(output: str, n: int = 5) -> None:
+    """Print the n resources that took longest, from terraform's "complete after" lines."""
+    import re
+
+    took = []
+    for address, spent in re.findall(
+        r"^(\S+): (?:Creation|Destruction|Modifications) complete after (\S+)", output, re.M
+    ):
+        minutes = re.search(r"(\d+)m", spent)
+        seconds = re.search(r"(\d+)s", spent)
+        took.append(
+            ((int(minutes.group(1)) * 60 if minutes else 0) + (int(seconds.group(1)) if seconds else 0), address)
+        )
+    for seconds, address in sorted(took, reverse=True)[:n]:
+        print(f"  {seconds:4d} s  {address}")
 
 
 def planned_state(ws: Workspace, env: str, region: str) -> list[dict[str, Any]]:

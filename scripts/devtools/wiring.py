@@ -209,14 +209,15 @@ def routes(apigw: Any) -> dict[str, str]:
 
 
 def describe(clients: Any) -> dict[str, Any]:
-    """Everything above, from one set of boto3 clients (attributes sqs, events, lambda_, sns, ...)."""
+    """Everything above, from one set of boto3 clients named by service (see Clients)."""
+    lam = getattr(clients, "lambda")
     return _norm(
         {
             "queues": queues(clients.sqs),
             "rules": rules(clients.events),
             "archives": archives(clients.events),
-            "mappings": mappings(clients.lambda_),
-            "functions": functions(clients.lambda_),
+            "mappings": mappings(lam),
+            "functions": functions(lam),
             "subscriptions": subscriptions(clients.sns),
             "tables": tables(clients.dynamodb),
             "buckets": buckets(clients.s3),
@@ -229,25 +230,21 @@ def describe(clients: Any) -> dict[str, Any]:
 
 
 class Clients:
-    """boto3 clients for one endpoint, region and fake credentials."""
+    """Lazy boto3 clients for one endpoint and region, with fake credentials: `clients.sqs`,
+    `getattr(clients, "lambda")` (the local runtime's Clients has the same shape)."""
 
     def __init__(self, endpoint: str, region: str) -> None:
         import boto3
 
-        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
-        for attr, service in (
-            ("sqs", "sqs"),
-            ("events", "events"),
-            ("lambda_", "lambda"),
-            ("sns", "sns"),
-            ("dynamodb", "dynamodb"),
-            ("s3", "s3"),
-            ("secretsmanager", "secretsmanager"),
-            ("scheduler", "scheduler"),
-            ("apigatewayv2", "apigatewayv2"),
-            ("iam", "iam"),
-            ("kms", "kms"),
-            ("logs", "logs"),
-            ("cloudwatch", "cloudwatch"),
-        ):
-            setattr(self, attr, session.client(service, endpoint_url=endpoint))
+        self._session = boto3.session.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=region
+        )
+        self._endpoint = endpoint
+        self._clients: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._clients:
+            self._clients[name] = self._session.client(name, endpoint_url=self._endpoint)
+        return self._clients[name]

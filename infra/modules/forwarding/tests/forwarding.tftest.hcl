@@ -32,3 +32,16 @@ run "eu_to_us_is_refused" {
   }
   expect_failures = [var.target_region]
 }
+
+run "forwards_only_events_produced_here" {
+  command = plan
+  variables {
+    source_region = "us-east-1"
+    target_region = "ap-southeast-1"
+  }
+  assert {
+    # Copies arriving from another region are not forwarded again.
+    condition     = jsondecode(aws_cloudwatch_event_rule.forward["catalog"].event_pattern).detail.metadata.region == ["us-east-1"]
+    error_message = "the forwarding rule must match only events produced in the source region"
+  }
+}

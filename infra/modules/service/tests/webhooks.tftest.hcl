@@ -1,4 +1,4 @@
-# terraform test (make infra-validate, where terraform is installed): plan the service module
+# terraform test (tests/infra runs it in make test, where terraform is installed): plan the service module
 # against the real webhooks manifest with a mocked AWS provider.
 
 mock_provider "aws" {}
@@ -62,6 +62,16 @@ run "rejects_too_little_memory" {
 
   variables {
     manifest_path = "tests/fixtures/bad-memory.yaml"
+  }
+
+  expect_failures = [var.manifest_path]
+}
+
+run "rejects_large_batches_without_a_window" {
+  command = plan
+
+  variables {
+    manifest_path = "tests/fixtures/batch-without-window.yaml"
   }
 
   expect_failures = [var.manifest_path]
