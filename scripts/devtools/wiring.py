@@ -19,12 +19,13 @@ import re
 from typing import Any
 
 _SECRET_SUFFIX = re.compile(r"(:secret:[^:\"]+)-[A-Za-z0-9]{6}\b")
+_STREAM_LABEL = re.compile(r"(:table/[^/\"]+/stream/)[^\"/]+")
 
 
 def _norm(value: Any) -> Any:
-    """Secrets Manager ARNs end in 6 random characters: compare them without."""
+    """Secrets Manager ARNs end in 6 random characters, stream ARNs in their creation time: compare without."""
     if isinstance(value, str):
-        return _SECRET_SUFFIX.sub(r"\1-??????", value)
+        return _STREAM_LABEL.sub(r"\1*", _SECRET_SUFFIX.sub(r"\1-??????", value))
     if isinstance(value, dict):
         return {k: _norm(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -98,7 +99,7 @@ def mappings(lam: Any) -> dict[tuple[str, str], dict[str, Any]]:
         if source == "dynamodb":
             entry |= {
                 "starting_position": m.get("StartingPosition"),
-                "bisect": m.get("BisectBatchOnFunctionError"),
+                "bisect": bool(m.get("BisectBatchOnFunctionError")),  # AWS's default: false
                 "retries": m.get("MaximumRetryAttempts"),
                 "on_failure": ((m.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
             }
