@@ -6,6 +6,7 @@ import json
 import time
 
 import boto3
+import pytest
 from webhooks.signatures import sign_github, sign_slack
 
 from devtools.aws_events import LambdaContext, api_gateway_http, sqs_event, sqs_record
@@ -62,10 +63,18 @@ def test_a_bad_signature_is_401_with_the_reason_and_publishes_nothing(aws):
     receive = aws.load_handler("webhooks.receive")
     status, body = call(receive, github_request(PUSH, secret="not-the-secret"))
     assert status == 401
-    assert body["message"] == "signature does not match the body"
+    assert (body["type"], body["detail"]) == (
+        "https://eda.example/problems/invalid-signature",
+        "signature does not match the body",
+    )
     event = github_request(PUSH)
     del event["headers"]["x-hub-signature-256"]
-    assert call(receive, event) == (401, {"statusCode": 401, "message": "missing X-Hub-Signature-256 header"})
+    status, body = call(receive, event)
+    assert (status, body["title"], body["detail"]) == (
+        401,
+        "Signature check failed",
+        "missing X-Hub-Signature-256 header",
+    )
     assert aws.published() == []
 
 
@@ -78,7 +87,9 @@ def test_a_signed_but_unreadable_request_is_400_with_the_reason(aws):
         "X-Hub-Signature-256": sign_github(GITHUB_SECRET, body),
     }
     status, answer = call(receive, api_gateway_http("POST", "/webhooks/github", body=body.decode(), headers=headers))
-    assert status == 400 and answer["message"].startswith("body is not JSON")
+    assert status == 400 and answer["errors"] == [
+        {"in": "body", "field": "", "reason": "not valid JSON: Expecting value"}
+    ]
     assert aws.published() == []
 
 
@@ -105,7 +116,7 @@ def test_slack_handshake_slash_command_and_replay_window(aws):
 
     stale = _slack(form, "application/x-www-form-urlencoded", ts=int(time.time()) - 600)
     status, body = call(receive, stale)
-    assert status == 401 and "5 minutes" in body["message"]
+    assert status == 401 and "5 minutes" in body["detail"]
 
 
 def test_unknown_routes_are_404(aws):
@@ -156,3 +167,86 @@ def test_a_schema_invalid_record_fails_alone_and_its_reason_is_logged(aws, caplo
     rejected = [r for r in caplog.records if getattr(r, "message_id", None) == bad_record["messageId"]]
     assert len(rejected) == 1 and rejected[0].levelname == "ERROR"
     assert rejected[0].reason == "WebhookReceived v1: data.provider: Input should be 'github' or 'slack'"
+
+
+# --------------------------------------------------------------------------- malformed but signed
+
+
+def _github(payload, event_type: str = "push", delivery: str = "d-malformed", raw: bytes | None = None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event_type,
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": sign_github(GITHUB_SECRET, body),
+    }
+    return api_gateway_http("POST", "/webhooks/github", body=body, headers=headers)
+
+
+def _problem(module, event) -> tuple[int, dict, dict]:
+    response = module.handler(event, LambdaContext(function_name="test-webhooks-receive", timeout_seconds=10))
+    return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (lambda: _github({**PUSH, "repository": "x"}), "repository"),
+        (lambda: _github({**PUSH, "sender": "x"}), "sender"),
+        (lambda: _github({**PUSH, "repository": {"full_name": 42}}), "repository.full_name"),
+        (lambda: _github({**PUSH, "commits": "3"}), "commits"),
+        (lambda: _github({**PUSH, "ref": ["main"]}), "ref"),
+        (lambda: _github({"action": "opened", "pull_request": "x"}, "pull_request"), "pull_request"),
+        (lambda: _github({"action": "opened", "issue": {"number": "7", "title": "t"}}, "issues"), "issue.number"),
+        (lambda: _github({"action": 5}, "star"), "action"),
+        (lambda: _github(PUSH, delivery="d" * 500), "x-github-delivery"),
+        (lambda: _github(PUSH, event_type="e" * 500), "x-github-event"),
+        (lambda: _github(None, raw=b"\xff\xfe not utf-8"), ""),
+        (lambda: _github(None, raw=b'{"ref": 1' + b"0" * 5000 + b"}"), ""),
+        (lambda: _github(None, raw=b"[" * 100_000), ""),
+        (lambda: _github(None, raw=b"null"), ""),
+        (lambda: _github(None, raw=b""), ""),
+        (lambda: _slack_json({"type": "event_callback", "event_id": "Ev1", "event": "x"}), "event"),
+        (lambda: _slack_json({"type": "event_callback", "event_id": "Ev1", "event": {"type": 5}}), "event.type"),
+        (lambda: _slack_json({"type": "event_callback", "event_id": 7, "event": {"type": "message"}}), "event_id"),
+        (lambda: _slack_json({"type": "event_callback", "event_id": "Ev1"}), "event"),
+        (lambda: _slack_json({"type": "url_verification", "challenge": {"a": 1}}), "challenge"),
+        (lambda: _slack_json({"type": ["event_callback"]}), "type"),
+        (lambda: _slack_json(["event_callback"]), ""),
+        (
+            lambda: _slack(b"command=%2Fdeploy&trigger_id=" + b"1" * 500, "application/x-www-form-urlencoded"),
+            "trigger_id",
+        ),
+    ],
+    ids=lambda value: (value or "body") if isinstance(value, str) else "",
+)
+def test_a_signed_but_malformed_payload_is_400_naming_the_field_and_publishes_nothing(aws, event, field):
+    receive = aws.load_handler("webhooks.receive")
+    status, body, headers = _problem(receive, event())
+    assert status == 400, body
+    assert headers["Content-Type"] == "application/problem+json"
+    assert body["type"].endswith("/validation") and body["status"] == 400
+    assert field in [e["field"] for e in body["errors"]], body
+    assert aws.published() == []
+
+
+def _slack_json(payload) -> dict:
+    return _slack(json.dumps(payload).encode(), "application/json")
+
+
+def test_real_provider_payloads_with_extra_fields_and_object_users_or_channels_are_accepted(aws):
+    receive = aws.load_handler("webhooks.receive")
+    # GitHub sends far more than we read; a ping from an organization hook has no repository.
+    push = {**PUSH, "head_commit": {"id": "3"}, "pusher": {"name": "octocat"}, "installation": {"id": 1}}
+    assert _problem(receive, _github(push, delivery="g-1"))[0] == 202
+    ping = {"zen": "Keep it logically awesome.", "hook_id": 1, "hook": {}, "organization": {"login": "acme"}}
+    assert _problem(receive, _github({**ping, "sender": {"login": "octocat"}}, "ping", delivery="g-2"))[0] == 202
+    # Slack: team_join carries the user as an object, channel_created the channel as an object.
+    team_join = {"type": "team_join", "user": {"id": "U1", "name": "erika"}, "event_ts": "1.2"}
+    created = {"type": "channel_created", "channel": {"id": "C1", "name": "ops", "created": 1}}
+    for event_id, event in [("Ev1", team_join), ("Ev2", created)]:
+        envelope = {"type": "event_callback", "team_id": "T1", "event_id": event_id, "event": event, "api_app_id": "A"}
+        assert _problem(receive, _slack_json(envelope))[0] == 202
+    summaries = {e["detail"]["data"]["delivery_id"]: e["detail"]["data"] for e in aws.published()}
+    assert summaries["Ev1"]["sender"] == "U1" and summaries["Ev2"]["summary"] == "channel_created in C1"
+    assert summaries["g-2"]["repository"] is None and summaries["g-1"]["repository"] == "acme/shop"

@@ -3,19 +3,35 @@
 Only a summary leaves this service (provider payloads can be large and full of personal
 data); the delivery id is the provider's own, so a provider retry maps to the same
 delivery and is published once.
+
+Payloads are validated with pydantic models of the fields we read, nothing more: providers
+add fields all the time (extra fields are ignored), but a field we read must have the type
+the provider documents, or the delivery is refused with the field and the rule (HTTP 400).
+The bounds match `WebhookReceived`, so a signed delivery can never fail while being published.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from shared.problems import field_errors, strict_json
+
 SUMMARY_MAX = 200
+FORM = "application/x-www-form-urlencoded"
 
 
 class InvalidDelivery(ValueError):
-    """The request is signed but not a delivery we understand (HTTP 400 with this reason)."""
+    """The request is signed but not a delivery we understand (HTTP 400): `errors` are
+    `{"in", "field", "reason"}` without the input (shared.problems)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['in']} {e['field'] or '(body)'}: {e['reason']}" for e in errors))
 
 
 @dataclass(frozen=True)
@@ -36,82 +52,210 @@ class Challenge:
     challenge: str
 
 
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _body_error(reason: str) -> InvalidDelivery:
+    return InvalidDelivery([{"in": "body", "field": "", "reason": reason}])
+
+
+def _validate(model: type[_Payload], data: Any, location: str = "body") -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDelivery(field_errors(exc.errors(include_input=False), location=location)) from None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = strict_json(body)
+    except UnicodeDecodeError:
+        raise _body_error("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _body_error(f"not valid JSON: {exc.msg}") from None
+    if not isinstance(payload, dict):
+        raise _body_error("must be a JSON object")
+    return payload
+
+
+def _form(body: bytes) -> dict[str, str]:
+    try:
+        return {k: v[0] for k, v in parse_qs(body.decode(), strict_parsing=True).items()}
+    except UnicodeDecodeError:
+        raise _body_error("the body is not UTF-8 text") from None
+    except ValueError:  # its message quotes the body
+        raise _body_error("not a valid form body (application/x-www-form-urlencoded)") from None
+
+
 def _clip(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
 
 
-def _json_object(body: bytes) -> dict:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidDelivery(f"body is not JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise InvalidDelivery("body must be a JSON object")
-    return payload
+# --------------------------------------------------------------------------- GitHub
+
+GitHubEventName = Annotated[StrictStr, Field(pattern=r"^[a-z_]{1,100}$")]
+DeliveryId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
+
+
+class GitHubHeaders(_Payload):
+    event: GitHubEventName = Field(alias="x-github-event")
+    delivery: DeliveryId = Field(alias="x-github-delivery")
+
+
+class GitHubAccount(_Payload):
+    login: StrictStr = Field(min_length=1, max_length=200)
+
+
+class GitHubRepository(_Payload):
+    full_name: StrictStr = Field(min_length=1, max_length=300)
+
+
+class GitHubNumbered(_Payload):
+    """A pull request or an issue."""
+
+    number: StrictInt = Field(ge=0)
+    title: StrictStr = ""
+
+
+class GitHubPayload(_Payload):
+    """What every event may carry: repository (absent for organization-level events), sender."""
+
+    action: StrictStr | None = Field(default=None, max_length=100)
+    repository: GitHubRepository | None = None
+    sender: GitHubAccount | None = None
+
+
+class GitHubPush(GitHubPayload):
+    ref: StrictStr = Field(min_length=1, max_length=300)
+    commits: list[dict[str, Any]] = Field(default_factory=list)  # GitHub lists at most 2048
+
+
+class GitHubPullRequest(GitHubPayload):
+    action: StrictStr = Field(min_length=1, max_length=100)
+    pull_request: GitHubNumbered
+
+
+class GitHubIssues(GitHubPayload):
+    action: StrictStr = Field(min_length=1, max_length=100)
+    issue: GitHubNumbered
+
+
+class GitHubPing(GitHubPayload):
+    zen: StrictStr = ""
+
+
+GITHUB_EVENTS: dict[str, type[GitHubPayload]] = {
+    "push": GitHubPush,
+    "pull_request": GitHubPullRequest,
+    "issues": GitHubIssues,
+    "ping": GitHubPing,
+}
+
+
+def _github_summary(event_type: str, payload: GitHubPayload) -> str:
+    if isinstance(payload, GitHubPush):
+        return f"{len(payload.commits)} commit(s) pushed to {payload.ref}"
+    if isinstance(payload, GitHubPullRequest):
+        return f"pull request #{payload.pull_request.number} {payload.action}: {payload.pull_request.title}"
+    if isinstance(payload, GitHubIssues):
+        return f"issue #{payload.issue.number} {payload.action}: {payload.issue.title}"
+    if isinstance(payload, GitHubPing):
+        return f"ping: {payload.zen}"
+    return f"{event_type} {payload.action}" if payload.action else event_type
 
 
 def github_delivery(headers: dict[str, str], body: bytes) -> Delivery:
-    """headers: lower-cased names (as API Gateway HTTP APIs deliver them)."""
-    event_type = headers.get("x-github-event")
-    delivery_id = headers.get("x-github-delivery")
-    if not event_type or not delivery_id:
-        raise InvalidDelivery("missing X-GitHub-Event or X-GitHub-Delivery header")
-    payload = _json_object(body)
-    repo = (payload.get("repository") or {}).get("full_name")
-    sender = (payload.get("sender") or {}).get("login")
-    action = payload.get("action")
-    if event_type == "push":
-        commits = payload.get("commits") or []
-        summary = f"{len(commits)} commit(s) pushed to {payload.get('ref', '?')}"
-    elif event_type == "pull_request":
-        pr = payload.get("pull_request") or {}
-        summary = f"pull request #{pr.get('number', '?')} {action}: {pr.get('title', '')}"
-    elif event_type == "issues":
-        issue = payload.get("issue") or {}
-        summary = f"issue #{issue.get('number', '?')} {action}: {issue.get('title', '')}"
-    elif event_type == "ping":
-        summary = f"ping: {payload.get('zen', '')}"
-    else:
-        summary = f"{event_type} {action}" if action else event_type
-    return Delivery("github", delivery_id, event_type, _clip(summary), repository=repo, sender=sender)
-
-
-def slack_delivery(headers: dict[str, str], body: bytes) -> Delivery | Challenge:
-    content_type = headers.get("content-type", "")
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return _slack_slash_command(body)
-    payload = _json_object(body)
-    kind = payload.get("type")
-    if kind == "url_verification":
-        if not isinstance(payload.get("challenge"), str):
-            raise InvalidDelivery("url_verification without a challenge")
-        return Challenge(payload["challenge"])
-    if kind != "event_callback":
-        raise InvalidDelivery(f"unsupported Slack payload type {kind!r}")
-    event = payload.get("event") or {}
-    event_id = payload.get("event_id")
-    if not event_id or not event.get("type"):
-        raise InvalidDelivery("event_callback without event_id or event.type")
-    summary = f"{event['type']} in {event.get('channel', '?')}"
+    """headers: lower-cased names (as API Gateway HTTP APIs deliver them). GitHub sends the
+    payload as the JSON body, or as the `payload` field of a form if the hook is set up so."""
+    meta = _validate(GitHubHeaders, headers, location="header")
+    if headers.get("content-type", "").startswith(FORM):
+        form = _form(body)
+        if "payload" not in form:
+            raise InvalidDelivery([{"in": "body", "field": "payload", "reason": "Field required"}])
+        body = form["payload"].encode()
+    model = GITHUB_EVENTS.get(meta.event, GitHubPayload)
+    payload = _validate(model, _json_object(body))
     return Delivery(
-        "slack", event_id, event["type"], _clip(summary), team=payload.get("team_id"), sender=event.get("user")
+        "github",
+        meta.delivery,
+        meta.event,
+        _clip(_github_summary(meta.event, payload)),
+        repository=payload.repository.full_name if payload.repository else None,
+        sender=payload.sender.login if payload.sender else None,
     )
 
 
+# --------------------------------------------------------------------------- Slack
+
+
+def _id_of(value: Any) -> Any:
+    """Slack names a user or channel by id, or (team_join, channel_created...) by an object with an id."""
+    if isinstance(value, dict) and "id" in value:
+        return value["id"]
+    return value
+
+
+SlackId = Annotated[StrictStr, BeforeValidator(_id_of), Field(min_length=1, max_length=200)]
+SlackRequestId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]{1,200}$")]
+
+
+class SlackKind(_Payload):
+    type: StrictStr = Field(min_length=1, max_length=100)
+
+
+class SlackUrlVerification(_Payload):
+    type: Literal["url_verification"]
+    challenge: StrictStr = Field(min_length=1, max_length=200)
+
+
+class SlackEvent(_Payload):
+    type: StrictStr = Field(min_length=1, max_length=100)
+    user: SlackId | None = None
+    channel: SlackId | None = None
+
+
+class SlackEventCallback(_Payload):
+    type: Literal["event_callback"]
+    event_id: SlackRequestId
+    team_id: StrictStr | None = Field(default=None, max_length=200)
+    event: SlackEvent
+
+
+class SlackSlashCommand(_Payload):
+    command: StrictStr = Field(pattern=r"^/\S{1,99}$")
+    trigger_id: SlackRequestId
+    text: StrictStr = ""
+    team_id: StrictStr | None = Field(default=None, max_length=200)
+    user_id: StrictStr | None = Field(default=None, max_length=200)
+
+
+def slack_delivery(headers: dict[str, str], body: bytes) -> Delivery | Challenge:
+    if headers.get("content-type", "").startswith(FORM):
+        return _slack_slash_command(body)
+    payload = _json_object(body)
+    kind = _validate(SlackKind, payload).type
+    if kind == "url_verification":
+        return Challenge(_validate(SlackUrlVerification, payload).challenge)
+    if kind != "event_callback":
+        raise InvalidDelivery(
+            [{"in": "body", "field": "type", "reason": "unsupported: expected event_callback or url_verification"}]
+        )
+    callback: SlackEventCallback = _validate(SlackEventCallback, payload)
+    event = callback.event
+    summary = f"{event.type} in {event.channel or '?'}"
+    return Delivery("slack", callback.event_id, event.type, _clip(summary), team=callback.team_id, sender=event.user)
+
+
 def _slack_slash_command(body: bytes) -> Delivery:
-    try:
-        form = {k: v[0] for k, v in parse_qs(body.decode(), strict_parsing=True).items()}
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidDelivery(f"form body does not parse: {exc}") from None
-    if "command" not in form or "trigger_id" not in form:
-        raise InvalidDelivery("slash command without command or trigger_id")
-    summary = f"{form['command']} {form.get('text', '')}".strip()
+    command: SlackSlashCommand = _validate(SlackSlashCommand, _form(body))
+    summary = f"{command.command} {command.text}".strip()
     return Delivery(
         "slack",
-        form["trigger_id"],
+        command.trigger_id,
         "slash_command",
         _clip(summary),
-        team=form.get("team_id"),
-        sender=form.get("user_id"),
+        team=command.team_id,
+        sender=command.user_id,
     )

@@ -5,7 +5,8 @@
 
 202 {"event_id", "delivery_id"} when accepted (also for a provider's retry of the same
 delivery: the first response is replayed and nothing is published again), 401 with the
-reason for a bad signature, 400 with the reason for a signed request we cannot read.
+reason for a bad signature, 400 naming each field of a signed request we cannot read. Errors
+are problem details (shared.problems).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError, UnauthorizedError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
 
@@ -25,6 +25,7 @@ from shared.events import new_envelope
 from shared.events.webhooks import WebhookReceived
 from shared.idempotency import idempotent_on, register_context
 from shared.observability import logger
+from shared.problems import Problem, install, invalid
 from shared.publisher import EventPublisher
 from webhooks.deliveries import Challenge, Delivery, InvalidDelivery, github_delivery, slack_delivery
 from webhooks.signatures import SignatureError, verify_github, verify_slack
@@ -35,6 +36,7 @@ SECRET_MAX_AGE_SECONDS = 300
 DELIVERY_EXPIRY_SECONDS = 7 * 24 * 3600
 
 app = APIGatewayHttpResolver()
+respond = install(app)
 publisher = EventPublisher()
 
 
@@ -99,14 +101,14 @@ def slack() -> Response:
 
 @app.exception_handler(SignatureError)
 def _unauthorized(exc: SignatureError) -> Response:
-    logger.warning("webhook refused: bad signature", extra={"reason": str(exc), "path": app.current_event.path})
-    raise UnauthorizedError(str(exc))
+    logger.warning("webhook refused: bad signature", extra={"reason": str(exc), "route": app.current_event.route_key})
+    return respond(Problem(401, str(exc), kind="invalid-signature", title="Signature check failed"))
 
 
 @app.exception_handler(InvalidDelivery)
 def _bad_request(exc: InvalidDelivery) -> Response:
     logger.warning("webhook refused: unreadable delivery", extra={"reason": str(exc)})
-    raise BadRequestError(str(exc))
+    return respond(invalid(exc.errors))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
