@@ -105,7 +105,8 @@ def test_post_orders_is_idempotent_per_key_and_body(aws):
     other = copy.deepcopy(BODY)
     other["lines"][0]["quantity"] = 3
     status, body = call(aws, "POST", "/orders", other, key="key-1")
-    assert status == 422 and "different request body" in body["message"]
+    assert status == 422 and "different request body" in body["detail"]
+    assert body["type"] == "https://eda.example/problems/idempotency-key-reused"
     assert stream_records(aws) == []
 
     # A new key is a new order.
@@ -116,7 +117,9 @@ def test_post_orders_is_idempotent_per_key_and_body(aws):
 def test_post_orders_without_a_key_is_400_and_creates_nothing(aws):
     aws.load_handler(API)
     status, body = call(aws, "POST", "/orders", BODY)
-    assert status == 400 and "Idempotency-Key" in body["message"]
+    assert status == 400 and body["errors"] == [
+        {"in": "header", "field": "idempotency-key", "reason": "the Idempotency-Key header is required"}
+    ]
     assert stream_records(aws) == []
 
 
@@ -130,25 +133,29 @@ def test_invalid_bodies_are_400_with_a_reason_per_field(aws):
     bad["surprise"] = True
     status, body = call(aws, "POST", "/orders", bad, key="key-bad")
     assert status == 400
-    errors = body["errors"]
+    errors = {e["field"]: e["reason"] for e in body["errors"]}
     assert set(errors) == {
         "currency",
         "lines.0.quantity",
         "lines.1.sku",
         "customer.time_zone",
         "shipping_address.city",
-        "surprise",
+        "",  # "surprise": an unknown field, reported on its parent without its name
     }
     assert "greater than or equal to 1" in errors["lines.0.quantity"]
-    assert "Mars/Olympus" in errors["customer.time_zone"]
+    assert errors["customer.time_zone"] == "must be an IANA time zone name, e.g. Europe/Berlin"
     assert errors["shipping_address.city"] == "Field required"
+    assert {e["in"] for e in body["errors"]} == {"body"}
 
     unknown = copy.deepcopy(BODY)
     unknown["lines"].append({"sku": "GHOST-1", "quantity": 1})
     status, body = call(aws, "POST", "/orders", unknown, key="key-ghost")
-    assert (status, body["errors"]) == (400, {"lines.2.sku": "GHOST-1 is not sold in region eu-central-1"})
+    assert (status, body["errors"]) == (
+        400,
+        [{"in": "body", "field": "lines.2.sku", "reason": "not sold in the customer's market (yet)"}],
+    )
     status, body = call(aws, "POST", "/orders", None, key="key-empty")
-    assert (status, body["errors"]) == (400, {"body": "a JSON object is required"})
+    assert (status, body["errors"]) == (400, [{"in": "body", "field": "", "reason": "a JSON object is required"}])
     assert stream_records(aws) == []
 
 
@@ -313,7 +320,7 @@ def test_get_order_reads_the_view_and_as_of_replays_the_store(aws):
     assert (status, then["status"], then["version"], then["payment"]) == (200, "Placed", 1, None)
     assert call(aws, "GET", f"/orders/{order_id}", query={"as_of": "2020-01-01T00:00:00Z"})[0] == 404
     status, body = call(aws, "GET", f"/orders/{order_id}", query={"as_of": "yesterday"})
-    assert status == 400 and "as_of" in body["errors"]
+    assert status == 400 and [e["field"] for e in body["errors"]] == ["as_of"]
     assert call(aws, "GET", "/orders/ord_unknown0000")[0] == 404
     assert call(aws, "GET", "/orders/not-an-id/events")[0] == 404
     assert call(aws, "GET", "/orders/ord_unknown0000/events")[0] == 404
@@ -325,7 +332,7 @@ def test_cancel_before_shipping_then_409(aws):
     status, cancelled = call(aws, "POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"})
     assert (status, cancelled["status"], cancelled["reason"]) == (200, "Cancelled", "changed my mind")
     status, body = call(aws, "POST", f"/orders/{order_id}/cancel")
-    assert (status, body["status"]) == (409, "Cancelled")
+    assert (status, body["order_status"]) == (409, "Cancelled")
     assert call(aws, "POST", "/orders/ord_unknown0000/cancel")[0] == 404
 
     _, shipped = place(aws, "key-ship")
@@ -333,7 +340,7 @@ def test_cancel_before_shipping_then_409(aws):
     for data in [paid(shipped["order_id"]), dispatched(shipped["order_id"])]:
         assert aws.deliver(PROCESS, incoming(aws, data)) == {"batchItemFailures": []}
     status, body = call(aws, "POST", f"/orders/{shipped['order_id']}/cancel", {})
-    assert status == 409 and body["message"].endswith("is Shipped: cannot cancel")
+    assert (status, body["detail"]) == (409, "the order is Shipped: cannot cancel")
 
 
 # --------------------------------------------------------------------------- projection and rebuild
@@ -441,3 +448,201 @@ def test_a_concurrent_append_makes_the_reaction_reload_and_apply_again(aws, monk
     monkeypatch.setattr(EventStore, "append", racing)
     assert aws.deliver(PROCESS, incoming(aws, paid(order_id))) == {"batchItemFailures": []}
     assert [e.detail_type for e in adapters.event_store().history(order_id)] == ["OrderPlaced", "PaymentReceived"]
+
+
+# --------------------------------------------------------------------------- bad input: a clear 4xx
+
+
+def problem(response_or_aws, *args, **kwargs):
+    """(status, problem body, headers) of a request through the HTTP API."""
+    response = response_or_aws.http_response(*args, **kwargs)
+    return response["statusCode"], json.loads(response["body"]), response.get("headers") or {}
+
+
+def post(aws, body, key: str, **kwargs):
+    headers = {"content-type": "application/json", "Idempotency-Key": key}
+    return problem(aws, "POST", "/orders", body, headers=headers, **kwargs)
+
+
+def fields(body: dict) -> set[str]:
+    return {e["field"] for e in body.get("errors", [])}
+
+
+@pytest.mark.parametrize("quantity", [True, False, "2", 2.0, 1.5, None, [2], {"n": 2}, 10**30, -1])
+def test_quantities_must_be_json_integers(aws, quantity):
+    aws.load_handler(API)
+    body = copy.deepcopy(BODY)
+    body["lines"][0]["quantity"] = quantity
+    status, answer, headers = post(aws, body, f"key-q-{quantity!r}")
+    assert status == 400, answer
+    assert headers["Content-Type"] == "application/problem+json"
+    assert fields(answer) == {"lines.0.quantity"}
+    assert stream_records(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b.update(currency=7), "currency"),
+        (lambda b: b.update(lines="MUG-01"), "lines"),
+        (lambda b: b.update(lines=[]), "lines"),
+        (lambda b: b["lines"].__setitem__(0, "MUG-01"), "lines.0"),
+        (lambda b: b["customer"].update(customer_id=42), "customer.customer_id"),
+        (lambda b: b.update(customer="c-42"), "customer"),
+        (lambda b: b["shipping_address"].update(line2=3), "shipping_address.line2"),
+        (lambda b: b.update(payment_method_id=None), "payment_method_id"),
+    ],
+)
+def test_wrong_json_types_anywhere_in_the_order_are_400_on_that_field(aws, change, field):
+    aws.load_handler(API)
+    body = copy.deepcopy(BODY)
+    change(body)
+    status, answer, _ = post(aws, body, "key-types")
+    assert (status, fields(answer)) == (400, {field}), answer
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        ("", "application/json"),
+        ("not json", "application/json"),
+        ("[]", "application/json"),
+        ('"order"', "application/json"),
+        ("null", "application/json"),
+        ('{"lines": [' * 50_000, "application/json"),
+        ('{"lines": [{"sku": "MUG-01", "quantity": 1' + "0" * 5000 + "}]}", "application/json"),
+        ('{"currency": NaN}', "application/json"),
+        ('{"currency": "\\ud800"}', "application/json"),
+        ('{"currency": "EUR", "currency": "EUR"}', "application/json"),
+        (json.dumps(BODY), "text/plain"),
+        (b"\xff\xfe\x00", "application/json"),
+    ],
+)
+def test_unreadable_bodies_are_4xx_problems(aws, raw, content_type):
+    aws.load_handler(API)
+    headers = {"content-type": content_type, "Idempotency-Key": "key-raw"}
+    status, answer, response_headers = problem(aws, "POST", "/orders", raw, headers=headers)
+    assert status in (400, 415), answer
+    assert response_headers["Content-Type"] == "application/problem+json"
+    assert answer["status"] == status and answer["title"] and answer["type"]
+    assert stream_records(aws) == []
+
+
+def test_reasons_name_the_field_and_the_rule_not_the_callers_input(aws):
+    aws.load_handler(API)
+    body = copy.deepcopy(BODY)
+    body["customer"]["time_zone"] = "Mars/Base"
+    body["lines"][1]["sku"] = "NOPE-99"
+    body["surprise<script>"] = True
+    status, answer, _ = post(aws, body, "key-echo")
+    assert status == 400
+    text = json.dumps(answer)
+    assert "Mars/Base" not in text and "surprise" not in text and "<script>" not in text
+    assert fields(answer) == {"customer.time_zone", ""}  # an unknown field is reported on its parent
+    del body["surprise<script>"]
+    body["customer"]["time_zone"] = "Europe/Berlin"
+    status, answer, _ = post(aws, body, "key-echo-2")
+    assert (status, fields(answer)) == (400, {"lines.1.sku"})
+    assert "NOPE-99" not in json.dumps(answer) and "eu-central-1" not in json.dumps(answer)
+
+
+def test_an_order_currency_without_a_rate_is_refused_on_the_currency_field(aws):
+    aws.load_handler(API)
+    body = copy.deepcopy(BODY)
+    body["currency"] = "CHF"
+    status, answer, _ = post(aws, body, "key-chf")
+    assert (status, fields(answer)) == (400, {"currency"}), answer
+    assert "CHF" not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("as_of", ["2026-11-27T10:00:00+99:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00+01:00"])
+def test_an_impossible_as_of_is_400_without_python_internals(aws, as_of):
+    _, order = place(aws)
+    status, answer, _ = problem(aws, "GET", f"/orders/{order['order_id']}", query={"as_of": as_of})
+    assert (status, fields(answer)) == (400, {"as_of"}), answer
+    assert answer["errors"][0]["in"] == "query"
+    assert "timedelta" not in json.dumps(answer) and as_of not in json.dumps(answer)
+
+
+def test_error_bodies_are_problem_details(aws):
+    aws.load_handler(API)
+    status, answer, headers = problem(aws, "GET", "/orders/ord_unknown0000")
+    assert status == 404 and headers["Content-Type"] == "application/problem+json"
+    assert set(answer) >= {"type", "title", "status", "detail", "instance"}
+    assert "ord_unknown0000" not in json.dumps(answer)
+    status, answer, _ = problem(aws, "POST", "/orders", BODY, headers={"content-type": "application/json"})
+    assert (status, answer["errors"]) == (400, [{"in": "header", "field": "idempotency-key", "reason": ANY_REASON}])
+
+
+class _AnyReason(str):
+    def __eq__(self, other):
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_REASON = _AnyReason()
+
+
+# --------------------------------------------------------------------------- idempotency never caches a refusal
+
+
+def list_sku(aws, sku: str, amount: str = "5.00", market: str = "eu", currency: str = "EUR") -> None:
+    aws.clients.dynamodb.put_item(
+        TableName=aws.table("inventory:listings"),
+        Item={
+            "market": {"S": market},
+            "sku": {"S": sku},
+            "name": {"S": sku.lower()},
+            "price": {"M": {"amount": {"S": amount}, "currency": {"S": currency}}},
+            "availability": {"S": "in_stock"},
+            "available": {"N": "10"},
+            "stock_version": {"N": "1"},
+        },
+    )
+
+
+def idempotency_records(aws, command: str = "") -> list[dict]:
+    """Powertools' records in the idempotency table (of one command: `_place_once`, `_cancel_once`)."""
+    table = aws.environment(API)["IDEMPOTENCY_TABLE"]
+    return [i for i in aws.clients.dynamodb.scan(TableName=table)["Items"] if command in i["id"]["S"]]
+
+
+def test_a_refused_order_is_not_stored_under_its_key_so_the_retry_after_the_fix_succeeds(aws):
+    aws.load_handler(API)
+    body = copy.deepcopy(BODY)
+    body["lines"] = [{"sku": "NEW-01", "quantity": 1}]
+    status, answer, _ = post(aws, body, "key-new")
+    assert (status, fields(answer)) == (400, {"lines.0.sku"})
+    list_sku(aws, "NEW-01")  # inventory lists it a moment later
+    status, order, _ = post(aws, body, "key-new")
+    assert (status, order.get("total")) == (201, {"amount": "5.00", "currency": "EUR"}), order  # not the stale 400
+    assert len(idempotency_records(aws, "_place_once")) == 1  # only the order was stored
+    assert post(aws, body, "key-new")[:2] == (201, order)  # now the key replays the order
+
+    # A body refused by validation, then corrected under the same key: runs (not a 422 "other body").
+    bad = copy.deepcopy(BODY)
+    bad["lines"][0]["quantity"] = True
+    assert post(aws, bad, "key-fixed")[0] == 400
+    status, fixed, _ = post(aws, BODY, "key-fixed")
+    assert status == 201 and fixed["lines"][0]["quantity"] == 2
+
+
+def test_cancel_stores_successes_and_final_refusals_never_validation_refusals(aws):
+    _, order = place(aws)
+    path = f"/orders/{order['order_id']}/cancel"
+    headers = {"content-type": "application/json", "Idempotency-Key": "cancel-1"}
+    assert problem(aws, "POST", path, {"reason": 5}, headers=headers)[0] == 400
+    assert problem(aws, "POST", path, "not json", headers=headers)[0] == 400
+    assert problem(aws, "POST", "/orders/ord_unknown0000/cancel", {}, headers=headers)[0] == 404
+    assert idempotency_records(aws, "_cancel_once") == []
+    status, cancelled, _ = problem(aws, "POST", path, {"reason": "changed my mind"}, headers=headers)
+    assert (status, cancelled["status"]) == (200, "Cancelled")
+    assert problem(aws, "POST", path, {"reason": "changed my mind"}, headers=headers)[:2] == (200, cancelled)
+
+    # 409 cannot-cancel is final: stored and replayed under its key.
+    again = {**headers, "Idempotency-Key": "cancel-2"}
+    status, refused, _ = problem(aws, "POST", path, {}, headers=again)
+    assert (status, refused["order_status"]) == (409, "Cancelled")
+    assert len(idempotency_records(aws, "_cancel_once")) == 2
+    assert problem(aws, "POST", path, {}, headers=again)[:2] == (409, refused)

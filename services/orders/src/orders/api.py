@@ -10,6 +10,12 @@ POST /orders: the same Idempotency-Key with the same body replays the first resp
 appends nothing; with a different body it is a 422; without the header a 400. The order id
 is derived from (customer, key), so even a retry after a crash between the append and the
 idempotency record lands on the same stream and cannot create a second order.
+
+Only results a retry must get again are stored under the key: 2xx, and refusals that are
+final (409: this order can no longer be cancelled). A request refused by validation (400,
+e.g. a SKU not listed yet) or one that fails before the command runs is not stored, so the
+same key works once the request or the world is fixed (as Stripe and the IETF
+Idempotency-Key draft do). Every error is a problem (shared.problems).
 """
 
 from __future__ import annotations
@@ -17,24 +23,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 
 from orders import adapters
 from orders.domain import InvalidTransition, Order, PricingError, RequestedLine, price_lines
-from orders.requests import CancelRequest, PlaceOrderRequest, RequestError, parse_body
+from orders.requests import CancelRequest, PlaceOrderRequest
 from shared.events import new_envelope
 from shared.events.commerce import Customer
 from shared.eventstore import ConcurrencyError, StreamNotFoundError, parse_time, retry_on_conflict
 from shared.idempotency import InvalidIdempotencyKeyError, http_request_key, idempotent_http_command
 from shared.observability import logger
+from shared.problems import Problem, body_problem, install, invalid, strict_json
 
 ORDER_ID = re.compile(r"^ord_[0-9a-z]{8,40}$")
+KEY_REUSED = {"kind": "idempotency-key-reused", "title": "Idempotency-Key already used"}
 
-app = APIGatewayHttpResolver()
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
+respond = install(app)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -43,7 +53,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 def _order_id(order_id: str) -> str:
     if not ORDER_ID.match(order_id):
-        raise NotFoundError(f"order {order_id} not found")
+        raise NotFoundError("order not found")
     return order_id
 
 
@@ -60,8 +70,7 @@ def _stable_order_id(customer_id: str, idempotency_key: str) -> str:
 
 
 @app.post("/orders")
-def place_order() -> Response:
-    request = parse_body(PlaceOrderRequest, app.current_event.body)
+def place_order(request: Annotated[PlaceOrderRequest, Body()]) -> Response[Any]:
     key = http_request_key(app.current_event.raw_event)["idempotency_key"]
     order_id = _stable_order_id(request.customer.customer_id, key)
     lines = price_lines(
@@ -85,7 +94,7 @@ def place_order() -> Response:
         # The stream exists: an earlier attempt with this key got as far as the append.
         existing = adapters.repository().load(order_id)
         if _request_of(existing) != request.fingerprint():
-            return _json(422, {"message": "this Idempotency-Key was already used for a different order"})
+            raise Problem(422, "this Idempotency-Key was already used for a different order", **KEY_REUSED) from None
         order = existing
     logger.info("order placed", extra={"order_id": order_id, "lines": len(lines), "total": order.total})
     return _json(201, order.view(), headers={"Location": f"/orders/{order_id}"})
@@ -102,31 +111,32 @@ def _request_of(order: Order) -> dict[str, Any]:
 
 
 @app.get("/orders/<order_id>")
-def get_order(order_id: str) -> Response:
+def get_order(order_id: str, as_of: Annotated[str | None, Query(max_length=64)] = None) -> Response[Any]:
     order_id = _order_id(order_id)
-    as_of = app.current_event.get_query_string_value("as_of")
     if as_of is not None:
         try:
             moment = parse_time(as_of)
-        except ValueError as exc:
-            return _json(400, {"message": "invalid request", "errors": {"as_of": f"not an ISO 8601 time: {exc}"}})
+        except (ValueError, OverflowError):  # the parser's message quotes the input or Python internals
+            raise invalid(
+                [{"in": "query", "field": "as_of", "reason": "must be an ISO 8601 time with an offset or Z"}]
+            ) from None
         try:
             order = adapters.repository().load(order_id, as_of=moment)
         except StreamNotFoundError:
-            raise NotFoundError(f"order {order_id} did not exist at {as_of}") from None
+            raise NotFoundError("the order did not exist at that time") from None
         return _json(200, {**order.view(), "as_of": moment.isoformat().replace("+00:00", "Z")})
     order = adapters.ViewTable().get(order_id)
     if order is None:
-        raise NotFoundError(f"order {order_id} not found")
+        raise NotFoundError("order not found")
     return _json(200, order.view())
 
 
 @app.get("/orders/<order_id>/events")
-def get_events(order_id: str) -> Response:
+def get_events(order_id: str) -> Response[Any]:
     order_id = _order_id(order_id)
     history = adapters.event_store().history(order_id)
     if not history:
-        raise NotFoundError(f"order {order_id} not found")
+        raise NotFoundError("order not found")
     return _json(
         200,
         {
@@ -147,10 +157,9 @@ def get_events(order_id: str) -> Response:
 
 
 @app.post("/orders/<order_id>/cancel")
-def cancel_order(order_id: str) -> Response:
+def cancel_order(order_id: str, request: Annotated[CancelRequest | None, Body()] = None) -> Response[Any]:
     order_id = _order_id(order_id)
-    request = parse_body(CancelRequest, app.current_event.body, allow_empty=True)
-    order = _cancel(order_id, request.reason)
+    order = _cancel(order_id, (request or CancelRequest()).reason)
     logger.info("order cancelled", extra={"order_id": order_id})
     return _json(200, order.view())
 
@@ -161,7 +170,7 @@ def _cancel(order_id: str, reason: str) -> Order:
     try:
         order = repo.load(order_id)
     except StreamNotFoundError:
-        raise NotFoundError(f"order {order_id} not found") from None
+        raise NotFoundError("order not found") from None
     order.cancel(reason, cancelled_by="customer")
     repo.save(order, [_envelope(e) for e in order.pending])
     return order
@@ -170,52 +179,74 @@ def _cancel(order_id: str, reason: str) -> Order:
 # --------------------------------------------------------------------------- errors
 
 
-@app.exception_handler(RequestError)
-def _invalid(exc: RequestError) -> Response:
-    logger.info("request refused", extra={"errors": exc.errors})
-    return _json(400, {"message": "invalid request", "errors": exc.errors})
-
-
 @app.exception_handler(PricingError)
 def _unpriced(exc: PricingError) -> Response:
-    logger.info("order refused: cannot price", extra={"errors": exc.errors})
-    return _json(400, {"message": "invalid request", "errors": exc.errors})
+    return respond(invalid([{"in": "body", "field": field, "reason": reason} for field, reason in exc.errors.items()]))
 
 
 @app.exception_handler(InvalidTransition)
 def _conflict(exc: InvalidTransition) -> Response:
-    return _json(409, {"message": str(exc), "status": exc.status})
+    return respond(
+        Problem(
+            409,
+            f"the order is {exc.status}: cannot {exc.action}",
+            kind="invalid-transition",
+            title="The order's status does not allow this",
+            order_status=exc.status,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- entry point
 
 
+class _NotStored(Exception):
+    """Carries a result the idempotency record must not keep (Powertools deletes the record
+    when the decorated function raises)."""
+
+    def __init__(self, result: dict) -> None:
+        self.result = result
+
+
+def _only_final(result: dict, final_refusals: frozenset[int] = frozenset()) -> dict:
+    status = int(result.get("statusCode", 200))
+    if 200 <= status < 300 or status in final_refusals:
+        return result
+    raise _NotStored(result)
+
+
 @idempotent_http_command
 def _place_once(event: dict, context) -> dict:
-    return app.resolve(event, context)
+    return _only_final(app.resolve(event, context))
 
 
 @idempotent_http_command(required=False)
 def _cancel_once(event: dict, context) -> dict:
-    return app.resolve(event, context)
+    return _only_final(app.resolve(event, context), final_refusals=frozenset({409}))  # 409: cannot cancel, ever
 
 
-def _idempotency_error(exc: Exception) -> dict:
+def _refused(problem: Problem, event: dict) -> dict:
+    logger.info(
+        "request refused",
+        extra={"status": problem.status, "problem": problem.kind, "fields": [e["field"] for e in problem.errors or []]},
+    )
+    return problem.result((event.get("requestContext") or {}).get("requestId"))
+
+
+def _idempotency_problem(exc: Exception) -> Problem:
     from shared import idempotency
 
     if isinstance(exc, InvalidIdempotencyKeyError):
-        status, message = 400, str(exc)
-    elif isinstance(exc, idempotency.IdempotencyValidationError):
-        status, message = 422, "this Idempotency-Key was already used with a different request body"
-    else:
-        status, message = 409, "a request with this Idempotency-Key is still in progress; retry later"
-    logger.info("idempotency refused the request", extra={"status": status, "reason": message})
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"statusCode": status, "message": message}),
-        "isBase64Encoded": False,
-    }
+        return invalid([{"in": "header", "field": "idempotency-key", "reason": str(exc)}])
+    if isinstance(exc, idempotency.IdempotencyValidationError):
+        return Problem(422, "this Idempotency-Key was already used with a different request body", **KEY_REUSED)
+    return Problem(
+        409,
+        "a request with this Idempotency-Key is still in progress; retry later",
+        kind="idempotency-key-in-progress",
+        title="Request in progress",
+        headers={"Retry-After": "1"},
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -229,11 +260,19 @@ def handler(event: dict, context) -> dict:
     )
     http = event.get("requestContext", {}).get("http", {})
     method, path = http.get("method"), event.get("rawPath", "")
+    once = None
+    if method == "POST" and path.rstrip("/") == "/orders":
+        once = _place_once
+    elif method == "POST" and path.endswith("/cancel"):
+        once = _cancel_once
+    if once is None:
+        return app.resolve(event, context)
+    unreadable = body_problem(event)  # refused before the idempotency layer hashes the body
+    if unreadable is not None:
+        return _refused(unreadable, event)
     try:
-        if method == "POST" and path.rstrip("/") == "/orders":
-            return _place_once(event, context)
-        if method == "POST" and path.endswith("/cancel"):
-            return _cancel_once(event, context)
+        return once(event, context)
+    except _NotStored as refusal:
+        return refusal.result
     except refusals as exc:
-        return _idempotency_error(exc)
-    return app.resolve(event, context)
+        return _refused(_idempotency_problem(exc), event)

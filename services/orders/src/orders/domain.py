@@ -109,11 +109,18 @@ def price_lines(
         merged[line.sku] = merged.get(line.sku, 0) + line.quantity
         first_index.setdefault(line.sku, i)
     prices = listings.unit_prices(list(merged), region)
+    # Reasons name the field and the rule, never the caller's values (SKU, region, currency).
     errors = {
-        f"lines.{first_index[sku]}.sku": f"{sku} is not sold in region {region}" for sku in merged if sku not in prices
+        f"lines.{first_index[sku]}.sku": "not sold in the customer's market (yet)"
+        for sku in merged
+        if sku not in prices
     }
     errors.update(
-        {f"lines.{first_index[sku]}.quantity": "at most 1000 per SKU" for sku, qty in merged.items() if qty > 1000}
+        {
+            f"lines.{first_index[sku]}.quantity": "at most 1000 per SKU (lines of one SKU are added up)"
+            for sku, qty in merged.items()
+            if qty > 1000
+        }
     )
     if errors:
         raise PricingError(errors)
@@ -123,10 +130,12 @@ def price_lines(
     for sku, quantity in merged.items():
         try:
             unit = convert(prices[sku], currency, table)
-        except MoneyError as exc:
-            raise PricingError({f"lines.{first_index[sku]}.sku": str(exc)}) from None
+        except MoneyError:  # no rate: the order currency is what cannot be served
+            raise PricingError(
+                {"currency": f"no exchange rate from the market's currency ({prices[sku].currency}) to this currency"}
+            ) from None
         if unit.amount <= 0:
-            raise PricingError({f"lines.{first_index[sku]}.sku": f"{sku} has no price in {currency}"})
+            raise PricingError({f"lines.{first_index[sku]}.sku": "its price rounds to zero in this currency"})
         priced.append(OrderLine(sku=sku, quantity=quantity, unit_price=Amount.of(unit)))
     return priced
 
