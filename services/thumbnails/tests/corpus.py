@@ -285,3 +285,124 @@ def psd(width: int = 32, height: int = 16) -> bytes:
     sections = struct.pack(">III", 0, 0, 0)  # colour mode data, image resources, layers
     planes = bytes([200]) * (width * height) + bytes([50]) * (width * height) * 2
     return header + sections + struct.pack(">H", 0) + planes
+
+
+# --- issue 10: colour keys, 8-bit data in 16 bits, graphics, thin panoramas, truncation ---
+
+
+def colour_keyed_png(mode: str) -> bytes:
+    """A PNG with a tRNS colour key (no alpha channel): the left half is the key colour."""
+    key, other = {"1": (0, 1), "L": (0, 200), "RGB": ((0, 0, 0), RED), "I;16": (1000, 60000)}[mode]
+    width, height = 300, 200
+    image = Image.new(mode, (width, height))
+    image.putdata(
+        [key if x < width // 2 else other for _ in range(height) for x in range(width)]
+    )  # (paste() fills I;16 with 8-bit values)
+    return encode(image, "PNG", transparency=key)
+
+
+def _with_chunk(png: bytes, kind: bytes, payload: bytes) -> bytes:
+    """``png`` with one more chunk right after IHDR (where tRNS may go for grey and RGB)."""
+    at = 8 + 8 + 13 + 4  # signature, IHDR length/type, IHDR payload, CRC
+    return png[:at] + _png_chunk(kind, payload) + png[at:]
+
+
+def low_bit_grey_png_with_key(bit_depth: int, width: int = 300, height: int = 200) -> bytes:
+    """2- or 4-bit grey: left half the top value (white), which the tRNS key names; right half 0."""
+    top = 2**bit_depth - 1
+    per_byte = 8 // bit_depth
+    row_bytes = width // per_byte
+    white = 0
+    for _ in range(per_byte):
+        white = (white << bit_depth) | top
+    row = b"\x00" + bytes([white]) * (row_bytes // 2) + bytes(row_bytes - row_bytes // 2)
+    return _with_chunk(png_bytes(width, height, bit_depth, 0, row * height), b"tRNS", struct.pack(">H", top))
+
+
+def rgb16_png_with_key(width: int = 300, height: int = 200) -> bytes:
+    """16-bit RGB: left half the key colour 0x1234/0x5678/0x9abc, right half red; tRNS names the key
+    (its low bytes differ from its high bytes, so comparing it with 8-bit samples as-is finds nothing)."""
+    key = (0x1234, 0x5678, 0x9ABC)
+    row = b"\x00" + struct.pack(">HHH", *key) * (width // 2) + struct.pack(">HHH", 65535, 0, 0) * (width - width // 2)
+    return _with_chunk(png_bytes(width, height, 16, 2, row * height), b"tRNS", struct.pack(">HHH", *key))
+
+
+def grey_ramp(mode: str, top: int, width: int = 300, height: int = 20) -> Image.Image:
+    """A horizontal ramp 0..top in a deep grey mode (I;16, I;16B, I)."""
+    image = Image.new(mode, (width, height))
+    image.putdata([x * top // (width - 1) for _ in range(height) for x in range(width)])
+    return image
+
+
+def stripes(width: int = 600, height: int = 400, stripe: int = 20) -> Image.Image:
+    """A graphic: red with vertical blue stripes, every edge sharp."""
+    image = Image.new("RGB", (width, height), RED)
+    draw = ImageDraw.Draw(image)
+    for x in range(0, width, 2 * stripe):
+        draw.rectangle((x, 0, x + stripe - 1, height - 1), fill=BLUE)
+    return image
+
+
+def panorama(width: int, height: int, fmt: str) -> bytes:
+    """Dark at one long edge, bright at the other (a ramp across the short side): a reduced
+    decode whose last pixel is mostly padding weighs the bright edge several times over."""
+    ramp = Image.linear_gradient("L")  # 256x256, black at the top
+    if width < height:
+        ramp = ramp.rotate(90)
+    image = ramp.resize((width, height), Image.Resampling.BILINEAR).convert("RGB")
+    return encode(image, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+def animated_webp_with_transparent_canvas() -> bytes:
+    """Two frames, red then green, covering the right half only (libwebp then leaves the file's
+    ALPHA flag unset): browsers show the left half transparent."""
+    frames = []
+    for colour in (RED, GREEN):
+        frame = Image.new("RGBA", (240, 160), (*colour, 255))
+        frame.paste((0, 0, 0, 0), (0, 0, 120, 160))
+        frames.append(frame)
+    return encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+
+
+def animated_with_transparent_first_frame(fmt: str) -> bytes:
+    """Red then green, the left half transparent in both frames."""
+    frames = []
+    for colour in (RED, GREEN):
+        frame = Image.new("RGBA", (240, 160), (*colour, 255))
+        frame.paste((0, 0, 0, 0), (0, 0, 120, 160))
+        frames.append(frame)
+    params: dict[str, object] = {"lossless": True} if fmt == "WEBP" else {"disposal": 2} if fmt == "GIF" else {}
+    return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, **params)
+
+
+def alpha_with_orientation(fmt: str, orientation: int) -> bytes:
+    """corner_marked (red top-left, green top-right) as RGBA, the bottom-left block transparent,
+    tagged with an EXIF orientation (PNG eXIf chunk, WebP EXIF chunk)."""
+    image = corner_marked().convert("RGBA")
+    image.paste((0, 0, 0, 0), (0, 225, 100, 300))
+    return encode(image, fmt, exif=exif(orientation), **({"lossless": True} if fmt == "WEBP" else {}))
+
+
+def grey_tiff_with_associated_alpha() -> bytes:
+    """Grey 200 with premultiplied ("associated") alpha, left half transparent: Pillow's mode La.
+
+    Pillow writes LA with ExtraSamples = 2 (unassociated); the tag's value is patched to 1."""
+    image = Image.new("LA", (300, 200), (200, 255))
+    image.paste((0, 0), (0, 0, 150, 200))
+    data = bytearray(encode(image, "TIFF"))
+    entry = struct.pack("<HHIHH", 338, 3, 1, 2, 0)  # ExtraSamples, SHORT, count 1, value 2
+    at = data.index(entry)
+    data[at : at + len(entry)] = struct.pack("<HHIHH", 338, 3, 1, 1, 0)
+    return bytes(data)
+
+
+def ico_around_png(side: int) -> bytes:
+    """An ICO whose one entry is a PNG declaring side x side pixels (Pillow decodes an ICO's
+    largest frame when it opens the file)."""
+    inner = png_bomb(side)
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(inner), 22) + inner
+
+
+def png_with_invalid_header() -> bytes:
+    """Complete (IEND, valid CRCs), but IHDR declares an impossible bit depth for RGB."""
+    return png_bytes(10, 10, 3, 2, b"\x00" * 40)

@@ -11,7 +11,7 @@ import itertools
 import struct
 
 import pytest
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageChops, ImageStat, JpegImagePlugin
 from thumbnails.imaging import Thumbnail, ThumbnailSpec, make_thumbnails, thumbnail_key
 
 from services.thumbnails.tests import corpus
@@ -51,19 +51,38 @@ def test_a_12mp_photo_gives_the_three_default_sizes() -> None:
         assert thumb.content_type == "image/jpeg"
 
 
-def test_a_jpeg_is_decoded_at_a_reduced_scale_covering_the_largest_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    decoded: list[tuple[int, int]] = []
+@pytest.mark.parametrize(
+    ("size", "decoded"),
+    [
+        ((4000, 3000), (500, 375)),  # 1/8: 500 is 97.7% of 512, enlarged by 2.4% (see _DRAFT_COVER)
+        ((4032, 3024), (504, 378)),  # the phone size: 98.4%
+        ((3800, 2850), (950, 713)),  # 1/8 would be 475, 7% short: 1/4
+        ((20000, 10), (10000, 5)),  # 1/8 would leave a last row of 2 real rows and 6 padding: 1/2
+    ],
+)
+def test_a_jpeg_is_decoded_at_a_reduced_scale_close_to_the_largest_size(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], decoded: tuple[int, int]
+) -> None:
+    sizes: list[tuple[int, int]] = []
     original_load = JpegImagePlugin.JpegImageFile.load
 
     def spying_load(self: JpegImagePlugin.JpegImageFile):  # type: ignore[no-untyped-def]
         result = original_load(self)
-        decoded.append(self.size)
+        sizes.append(self.size)
         return result
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spying_load)
-    make_thumbnails(corpus.photo_4000x3000())
-    # 1/4 scale: 1000 >= 512 > 500 (1/8 would be too small and need upscaling).
-    assert decoded[0] == (1000, 750)
+    data = (
+        corpus.photo_4000x3000() if size == (4000, 3000) else corpus.encode(Image.new("RGB", size, corpus.GREY), "JPEG")
+    )
+    thumbs = make_thumbnails(data)
+    assert sizes[0] == decoded
+    assert (thumbs[-1].width, thumbs[-1].height) == _fit_512(size)
+
+
+def _fit_512(size: tuple[int, int]) -> tuple[int, int]:
+    scale = 512 / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 @pytest.mark.parametrize(
@@ -304,3 +323,131 @@ def test_thumbnail_key_keeps_sources_with_the_same_stem_apart() -> None:
     jpg, png = make_thumbnails(corpus.photo_4000x3000(), SMALL)[0], make_thumbnails(corpus.rgba_png(), SMALL)[0]
     assert thumbnail_key("uploads/cat.jpg", jpg) == "thumbnails/uploads/cat.jpg/64.jpg"
     assert thumbnail_key("uploads/cat.png", png, prefix="t/") == "t/uploads/cat.png/64.png"
+
+
+# --- issue 10 ---
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: corpus.colour_keyed_png("1"),
+        lambda: corpus.colour_keyed_png("L"),
+        lambda: corpus.colour_keyed_png("RGB"),
+        lambda: corpus.colour_keyed_png("I;16"),
+        lambda: corpus.low_bit_grey_png_with_key(2),  # key in 2-bit units, samples decoded to 0..255
+        lambda: corpus.low_bit_grey_png_with_key(4),
+        corpus.rgb16_png_with_key,  # key in 16-bit units, samples decoded to 8 bits
+    ],
+    ids=["1", "L", "RGB", "I;16", "L 2-bit", "L 4-bit", "RGB 16-bit"],
+)
+def test_a_colour_key_becomes_alpha_in_every_mode(make) -> None:  # type: ignore[no-untyped-def]
+    thumbs = make_thumbnails(make(), SMALL)
+    assert {t.format for t in thumbs} == {"PNG"}
+    image = read_back(thumbs[-1])
+    assert image.mode in ("LA", "RGBA")
+    assert image.getchannel("A").getpixel((5, 40)) == 0  # the key colour's half
+    assert image.getchannel("A").getpixel((120, 40)) == 255
+
+
+def test_a_colour_key_on_16_bit_grey_keeps_the_16_bit_mapping() -> None:
+    image = read_back(make_thumbnails(corpus.colour_keyed_png("I;16"), SMALL)[-1])
+    assert close_to(image.getpixel((120, 40))[0], 60000 * 255 // 65535, tolerance=2)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt"), [("I;16", "PNG"), ("I;16B", "TIFF"), ("I", "TIFF")], ids=["I;16 png", "I;16B tiff", "I tiff"]
+)
+@pytest.mark.parametrize("top", [255, 65535], ids=["8-bit data", "16-bit data"])
+def test_deep_grey_maps_8_bit_data_as_8_bit_and_16_bit_data_as_16_bit(mode: str, fmt: str, top: int) -> None:
+    source = corpus.grey_ramp(mode, top)
+    data = corpus.encode(source, fmt)
+    assert Image.open(io.BytesIO(data)).mode == mode
+    spec = ThumbnailSpec(sizes=(128,), allowed_formats=frozenset({fmt}))
+    image = read_back(make_thumbnails(data, spec)[0])
+    low, middle, high = grey_row(image)
+    # 0..255 held in 16 bits was mapped from 0..65535: a ramp from 0 to 1, all black.
+    assert low <= 10 and close_to(middle, 128, tolerance=12) and high >= 245
+
+
+def colour_error(thumb: Thumbnail, source: Image.Image) -> float:
+    """Mean absolute difference (0..255, averaged over R, G, B) from a LANCZOS resize of the source."""
+    image = read_back(thumb).convert("RGB")
+    reference = source.resize(image.size, Image.Resampling.LANCZOS)
+    return sum(ImageStat.Stat(ImageChops.difference(image, reference)).mean) / 3
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "palette PNG"])
+def test_graphics_keep_sharp_colour_edges(fmt: str) -> None:
+    source = corpus.stripes()
+    data = corpus.encode(source.convert("P"), "PNG") if fmt == "palette PNG" else corpus.encode(source, fmt)
+    for thumb in make_thumbnails(data):
+        assert thumb.format == "JPEG"
+        assert JpegImagePlugin.get_sampling(read_back(thumb)) == 0  # 4:4:4
+        # 4:2:0 gave 23 / 13 / 7 (128 / 256 / 512 px); 4:4:4 gives 2.7 / 2.3 / 1.1. The
+        # bound is what quantisation alone leaves on a photo at this quality (2.4-4.0).
+        assert colour_error(thumb, source) < 4.0
+
+
+def test_photos_keep_4_2_0_except_in_small_thumbnails() -> None:
+    thumbs = make_thumbnails(corpus.photo_4000x3000())
+    assert [JpegImagePlugin.get_sampling(read_back(t)) for t in thumbs] == [0, 2, 2]  # 128 px: 4:4:4
+
+
+def test_graphics_with_alpha_are_lossless_in_webp() -> None:
+    source = corpus.stripes().convert("RGBA")
+    source.paste((0, 0, 0, 0), (0, 0, 100, 100))
+    thumbs = make_thumbnails(corpus.encode(source, "PNG"), ThumbnailSpec(alpha_format="WEBP"))
+    for thumb in thumbs:
+        assert thumb.format == "WEBP"
+        assert colour_error(thumb, source.convert("RGB")) < 4.0  # lossy WebP (always 4:2:0): 6.8-24
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("size", [(20000, 10), (10, 20000), (4001, 7)], ids=["wide", "tall", "odd"])
+def test_thin_panoramas_keep_their_brightness(fmt: str, size: tuple[int, int]) -> None:
+    data = corpus.panorama(*size, fmt)
+    with Image.open(io.BytesIO(data)) as source:
+        expected = ImageStat.Stat(source.convert("L")).mean[0]
+    for thumb in make_thumbnails(data):
+        mean = ImageStat.Stat(read_back(thumb).convert("L")).mean[0]
+        # Was 138 (PNG) and 171 (JPEG) for 127.4: a partial last block weighed as a full one.
+        assert abs(mean - expected) <= 2.6, (thumb.size, mean, expected)  # _MAX_PADDING_SHARE of 255
+
+
+def test_an_animated_webp_canvas_that_no_frame_covers_is_transparent() -> None:
+    data = corpus.animated_webp_with_transparent_canvas()
+    assert Image.open(io.BytesIO(data)).mode == "RGB"  # what Pillow makes of the unset ALPHA flag
+    image = read_back(make_thumbnails(data, SMALL)[-1])
+    assert image.mode == "RGBA"
+    assert image.getpixel((5, 40))[3] == 0
+    assert image.getpixel((120, 40)) == (*corpus.RED, 255)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"], ids=["gif", "apng", "webp"])
+def test_an_animation_whose_first_frame_is_transparent_keeps_it(fmt: str) -> None:
+    thumbs = make_thumbnails(corpus.animated_with_transparent_first_frame(fmt), SMALL)
+    image = read_back(thumbs[-1])
+    assert (thumbs[-1].format, image.mode) == ("PNG", "RGBA")
+    assert image.getpixel((5, 40))[3] == 0
+    assert image.getpixel((120, 40)) == (*corpus.RED, 255)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+@pytest.mark.parametrize(("orientation", "transparent_corner"), [(1, "bottom_left"), (6, "top_left"), (3, "top_right")])
+def test_exif_orientation_turns_the_alpha_with_the_colours(fmt: str, orientation: int, transparent_corner: str) -> None:
+    image = read_back(make_thumbnails(corpus.alpha_with_orientation(fmt, orientation), SMALL)[-1])
+    assert image.mode == "RGBA"
+    w, h = image.size
+    corners = {"top_left": (3, 3), "top_right": (w - 4, 3), "bottom_left": (3, h - 4), "bottom_right": (w - 4, h - 4)}
+    for name, xy in corners.items():
+        assert (image.getpixel(xy)[3] == 0) == (name == transparent_corner), name
+
+
+def test_grey_with_associated_alpha_is_kept_when_tiff_is_allowed() -> None:
+    data = corpus.grey_tiff_with_associated_alpha()
+    assert Image.open(io.BytesIO(data)).mode == "La"  # Pillow converts it to LA, not to RGBA
+    image = read_back(make_thumbnails(data, TIFF)[0])
+    assert image.mode == "LA"
+    assert image.getpixel((5, 40))[1] == 0
+    assert image.getpixel((120, 40)) == (200, 255)

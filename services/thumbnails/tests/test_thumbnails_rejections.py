@@ -55,9 +55,53 @@ def test_a_png_with_garbage_pixel_data_is_corrupt() -> None:
     assert error.reason is RejectionReason.CORRUPT
 
 
-def test_a_file_with_an_image_signature_but_a_broken_header_is_corrupt() -> None:
-    data = corpus.encode(Image.new("RGB", (10, 10)), "PNG")
-    assert rejection(data[:20]).reason is RejectionReason.CORRUPT
+def test_a_complete_file_with_an_image_signature_but_a_broken_header_is_corrupt() -> None:
+    error = rejection(corpus.png_with_invalid_header())
+    assert error.reason is RejectionReason.CORRUPT
+    assert "PNG" in error.message
+
+
+def cut(data: bytes, keep: int | float) -> bytes:
+    return data[:keep] if isinstance(keep, int) else data[: int(len(data) * keep)]
+
+
+NOISE = Image.effect_noise((300, 200), 60).convert("RGB")
+TRUNCATABLE = {
+    "webp lossy": lambda: corpus.encode(NOISE, "WEBP"),
+    "webp lossless": lambda: corpus.encode(NOISE, "WEBP", lossless=True),
+    "webp animated": corpus.animated_webp,
+    "png": lambda: corpus.encode(NOISE, "PNG"),
+    "jpeg": lambda: corpus.encode(NOISE, "JPEG", exif=corpus.exif(6)),
+    "gif": lambda: corpus.encode(NOISE.convert("P"), "GIF"),
+}
+
+
+@pytest.mark.parametrize("keep", [16, 20, 40, 0.1, 0.5, 0.99], ids=lambda k: f"keep {k}")
+@pytest.mark.parametrize("kind", sorted(TRUNCATABLE))
+def test_a_file_that_ends_early_is_truncated_whatever_the_format_and_the_cut(kind: str, keep: int | float) -> None:
+    """The same answer whichever stage notices: libwebp refuses an incomplete file when it is
+    opened (a truncated WebP was "corrupt"), libjpeg and zlib notice while decoding, a cut
+    header fails in the plugin (a PNG cut in its header was "corrupt")."""
+    error = rejection(cut(TRUNCATABLE[kind](), keep))
+    assert error.reason is RejectionReason.TRUNCATED, error.message
+    assert kind.split(maxsplit=1)[0].upper() in error.message
+
+
+@pytest.mark.parametrize("size", [128, 5000])
+@pytest.mark.usefixtures("no_pixel_decoding")
+def test_a_disallowed_format_is_named_from_its_signature_without_being_decoded(size: int) -> None:
+    """Pillow decodes an ICO's largest frame inside Image.open: naming the format by opening it
+    decoded pixels of a format we refuse, and a frame over Pillow's bomb limit was reported as
+    "an image format is not allowed". The signature names it; nothing is opened."""
+    error = rejection(corpus.ico_around_png(size))
+    assert error.reason is RejectionReason.FORMAT_NOT_ALLOWED
+    assert error.message.startswith("ICO is not allowed")
+
+
+def test_a_disallowed_format_is_named_by_its_content_not_its_extension() -> None:
+    bmp_cut_short = corpus.bmp()[:30]  # not even a readable header: still a BMP, and refused as one
+    error = rejection(bmp_cut_short)
+    assert (error.reason, error.message.split()[0]) == (RejectionReason.FORMAT_NOT_ALLOWED, "BMP")
 
 
 @pytest.mark.parametrize(
