@@ -3,6 +3,7 @@ reservations, releases, duplicates, reordering, failures mid-batch, listings and
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -317,10 +318,12 @@ def test_put_stock_refuses_bad_input_with_a_reason_per_field(aws):
     assert status == 400
     fields = {e["field"] for e in body["errors"]}
     assert fields == {"name", "quantity", "base_price.amount"}
-    assert "floats are not money" in next(e["reason"] for e in body["errors"] if e["field"] == "base_price.amount")
-    assert put(aws, "mug", {"name": "x", "quantity": 1, "base_price": {"amount": "1", "currency": "EUR"}})[0] == 400
+    assert "no floats in money" in next(e["reason"] for e in body["errors"] if e["field"] == "base_price.amount")
+    status, body = put(aws, "mug", {"name": "x", "quantity": 1, "base_price": {"amount": "1", "currency": "EUR"}})
+    assert (status, body["errors"][0]["in"], body["errors"][0]["field"]) == (400, "path", "sku")
     status, body = put(aws, "MUG-1", {"name": "x", "quantity": 1, "base_price": {"amount": "1.00", "currency": "CHF"}})
     assert (status, body["missing"]) == (422, ["EUR", "GBP", "JPY", "USD"])
+    assert body["type"] == "https://eda.example/problems/missing-rates"
     assert aws.http("GET", "/inventory/NONE-1")[0] == 404
     assert aws.published() == []
 
@@ -350,3 +353,123 @@ def test_rates_are_decimal_strings(aws):
     status, body = aws.http("GET", "/rates")
     assert status == 200
     assert {(r["quote"], Decimal(r["rate"])) for r in body["rates"]} == {(q, Decimal(r)) for q, r in RATES.items()}
+
+
+# --------------------------------------------------------------------------- bad input: a clear 4xx
+
+
+def problem(aws, method: str, path: str, body=None, **kwargs):
+    response = aws.http_response(method, path, body, **kwargs)
+    return response["statusCode"], json.loads(response["body"]), response.get("headers") or {}
+
+
+def fields(body: dict) -> set[str]:
+    return {e["field"] for e in body.get("errors", [])}
+
+
+STOCK = {"name": "Mug", "quantity": 4, "base_price": {"amount": "12.50", "currency": "EUR"}, "low_stock_threshold": 1}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"quantity": True}, "quantity"),
+        ({"quantity": "2"}, "quantity"),
+        ({"quantity": 2.0}, "quantity"),
+        ({"quantity": 10**30}, "quantity"),
+        ({"low_stock_threshold": True}, "low_stock_threshold"),
+        ({"low_stock_threshold": 1.0}, "low_stock_threshold"),
+        ({"name": 5}, "name"),
+        ({"base_price": {"amount": "-1.00", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "0.00", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "-0", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": 12, "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": True, "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "NaN", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "Infinity", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "1e3", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "12.505", "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "1" * 40, "currency": "EUR"}}, "base_price.amount"),
+        ({"base_price": {"amount": "12.50", "currency": "XXX"}}, "base_price.currency"),
+        ({"base_price": {"amount": "12.50", "currency": 978}}, "base_price.currency"),
+        ({"base_price": "12.50 EUR"}, "base_price"),
+    ],
+)
+def test_put_stock_refuses_wrong_types_and_non_positive_prices(aws, change, field):
+    seed(aws)
+    status, body, headers = problem(aws, "PUT", "/inventory/MUG-1", STOCK | change)
+    assert (status, fields(body)) == (400, {field}), body
+    assert headers["Content-Type"] == "application/problem+json"
+    assert aws.get_item("inventory:stock", sku="MUG-1") is None
+    assert aws.published() == []
+
+
+@pytest.mark.parametrize(
+    ("rates", "field"),
+    [
+        ({"USD": "0"}, "rates.USD"),
+        ({"USD": "0.000"}, "rates.USD"),
+        ({"USD": "-1.08"}, "rates.USD"),
+        ({"USD": 1.08}, "rates.USD"),
+        ({"USD": True}, "rates.USD"),
+        ({"USD": "NaN"}, "rates.USD"),
+        ({"NOPE-99": "1.0"}, "rates"),
+        ({"EUR": "1.0"}, "rates"),
+        ({}, "rates"),
+        ("USD=1.08", "rates"),
+    ],
+)
+def test_rates_must_be_positive_decimal_strings_for_other_supported_currencies(aws, rates, field):
+    aws.load_handler("inventory.api")
+    status, body, _ = problem(aws, "PUT", "/rates/EUR", {"rates": rates})
+    assert (status, fields(body)) == (400, {field}), body
+    assert "NOPE-99" not in json.dumps(body)
+    assert aws.http("GET", "/rates")[1] == {"rates": []}
+
+
+def test_reasons_and_not_found_answers_never_echo_the_callers_input(aws):
+    aws.load_handler("inventory.api")
+    for method, path, body in [
+        ("PUT", "/rates/NOPE-99", {"rates": {"USD": "1"}}),
+        ("PUT", "/inventory/NOPE_99!", STOCK),
+        ("GET", "/inventory/NOPE-99", None),
+        ("GET", "/listings/mars/NOPE-99", None),
+        ("GET", "/listings/eu/NOPE-99", None),
+    ]:
+        status, answer, headers = problem(aws, method, path, body)
+        assert status in (400, 404) and headers["Content-Type"] == "application/problem+json", (path, answer)
+        assert "NOPE" not in json.dumps(answer) and "mars" not in json.dumps(answer), answer
+
+
+@pytest.mark.parametrize("sku", ["A" * 3000, "%00", "MUG-1%2F..", "\u00e9" * 10])
+def test_odd_path_parameters_are_4xx_never_500(aws, sku):
+    aws.load_handler("inventory.api")
+    for method, path, body in [
+        ("GET", f"/inventory/{sku}", None),
+        ("PUT", f"/inventory/{sku}", STOCK),
+        ("GET", f"/listings/eu/{sku}", None),
+        ("PUT", f"/rates/{sku}", {"rates": {"USD": "1"}}),
+    ]:
+        assert problem(aws, method, path, body)[0] in (400, 404), path
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        ("", "application/json"),
+        ("nope", "application/json"),
+        ("[]", "application/json"),
+        ("null", "application/json"),
+        ("[" * 100_000, "application/json"),
+        ('{"quantity": 1' + "0" * 5000 + "}", "application/json"),
+        ('{"name": "\\udc00"}', "application/json"),
+        (json.dumps(STOCK), "text/csv"),
+        (b"\xc3\x28", "application/json"),
+    ],
+)
+def test_unreadable_bodies_are_4xx_problems(aws, raw, content_type):
+    aws.load_handler("inventory.api")
+    for path in ("/inventory/MUG-1", "/rates/EUR"):
+        status, answer, headers = problem(aws, "PUT", path, raw, headers={"content-type": content_type})
+        assert status in (400, 415), answer
+        assert headers["Content-Type"] == "application/problem+json" and answer["status"] == status

@@ -9,77 +9,119 @@
 
 PUT sets what is available for sale (a restock or a stock count); `reserved` is kept. It is
 idempotent by state: the same body again changes nothing and publishes nothing. Amounts and
-rates are decimal strings (a JSON number is refused: no floats in money paths). Invalid
-input is 400 with a reason per field.
+rates are positive decimal strings (a JSON number is refused: no floats in money paths);
+counts are JSON integers. Invalid input is a 400 problem naming each field and its rule
+(shared.problems), never echoing what was sent.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 
 from inventory import outbox
 from inventory.domain import MARKETS, level_events, missing_rates, plan_set
 from inventory.store import StockChanged, Store, level_of
-from shared.events.commerce import Amount
 from shared.money import MINOR_UNITS, Money
 from shared.observability import logger
+from shared.problems import Problem, install, invalid, strict_json
 from shared.publisher import EventPublisher
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,39}$"  # shared.events.commerce.Sku
 MAX_ATTEMPTS = 10
+SUPPORTED = ", ".join(sorted(MINOR_UNITS))
 
-app = APIGatewayHttpResolver()
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
+install(app)
 store = Store()
 publisher = EventPublisher()
 
 
-class StockRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _decimal_string(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError('must be a decimal string like "19.99" (JSON numbers are refused: no floats in money)')
+    return value
 
+
+def _positive(text: str) -> str:
+    if Decimal(text) <= 0:
+        raise ValueError("must be greater than 0")
+    return text
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class PriceIn(_Request):
+    """A price as operators send it: a positive decimal string in a supported currency."""
+
+    currency: StrictStr = Field(json_schema_extra={"enum": sorted(MINOR_UNITS)})  # first: amount's check reads it
+    amount: Annotated[
+        str,
+        BeforeValidator(_decimal_string),
+        Field(pattern=r"^\d{1,12}(\.\d{1,3})?$"),
+        AfterValidator(_positive),
+    ]
+
+    @field_validator("currency")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value not in MINOR_UNITS:
+            raise ValueError(f"unsupported currency; supported: {SUPPORTED}")
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _exact(cls, value: str, info: ValidationInfo) -> str:
+        currency = info.data.get("currency")
+        if currency and Money.of(value, currency).amount != Decimal(value):
+            raise ValueError(f"has more decimals than the currency has minor units ({MINOR_UNITS[currency]})")
+        return value
+
+    def money(self) -> Money:
+        return Money.of(self.amount, self.currency)
+
+
+class StockRequest(_Request):
     name: StrictStr = Field(min_length=1, max_length=200)
     quantity: StrictInt = Field(ge=0, le=10_000_000, description="units available for sale")
-    base_price: Amount
+    base_price: PriceIn
     low_stock_threshold: StrictInt = Field(default=0, ge=0, le=10_000_000)
 
 
-RateText = Annotated[StrictStr, Field(pattern=r"^\d{1,12}(\.\d{1,12})?$")]
+RateText = Annotated[
+    str, BeforeValidator(_decimal_string), Field(pattern=r"^\d{1,12}(\.\d{1,12})?$"), AfterValidator(_positive)
+]
 
 
-class RatesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RatesRequest(_Request):
+    rates: dict[StrictStr, RateText] = Field(min_length=1, description="units of each quote currency per 1 base")
 
-    rates: dict[Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")], RateText] = Field(min_length=1)
-
-
-def _invalid(errors: list[dict[str, str]]) -> Response:
-    return Response(400, content_types.APPLICATION_JSON, {"message": "invalid request", "errors": errors})
-
-
-def _parse(model: type[BaseModel]) -> BaseModel | Response:
-    try:
-        body = json.loads(app.current_event.body or "")
-    except ValueError:
-        return _invalid([{"field": "(body)", "reason": "body must be a JSON object"}])
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        return _invalid(
-            [
-                {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "reason": err["msg"]}
-                for err in exc.errors(include_url=False, include_input=False)
-            ]
-        )
-
-
-def _not_found(what: str) -> Response:
-    return Response(404, content_types.APPLICATION_JSON, {"message": f"{what} not found"})
+    @field_validator("rates", mode="before")
+    @classmethod
+    def _quotes_are_currencies(cls, value: Any) -> Any:
+        # Checked before the values, so an error's field path never holds an unchecked key.
+        if isinstance(value, dict) and any(key not in MINOR_UNITS for key in value):
+            raise ValueError(f"keys must be supported currency codes: {SUPPORTED}")
+        return value
 
 
 def _stock_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -108,25 +150,26 @@ def _publish_pending(item: dict[str, Any] | None) -> None:
         logger.info("unpublished stock events recovered", extra={"sku": item["sku"], "events": len(events)})
 
 
-@app.put("/inventory/<sku>")
-def put_stock(sku: str) -> Response:
+def _known_sku(sku: str) -> str:
+    """A SKU in a GET path: one that cannot exist is simply not found (and never reaches DynamoDB)."""
     if not re.match(SKU_PATTERN, sku):
-        return _invalid([{"field": "sku", "reason": f"must match {SKU_PATTERN}"}])
-    request = _parse(StockRequest)
-    if isinstance(request, Response):
-        return request
-    assert isinstance(request, StockRequest)
+        raise NotFoundError("no such SKU")
+    return sku
+
+
+@app.put("/inventory/<sku>")
+def put_stock(
+    sku: Annotated[str, Path(pattern=SKU_PATTERN)], request: Annotated[StockRequest, Body()]
+) -> Response[Any]:
     base_price = request.base_price.money()
     missing = missing_rates(base_price.currency, store.get_rates())
     if missing:
-        return Response(
+        raise Problem(
             422,
-            content_types.APPLICATION_JSON,
-            {
-                "message": f"no rate from {base_price.currency} to {', '.join(missing)}: "
-                f"PUT /rates/{base_price.currency} first (every market needs a price)",
-                "missing": missing,
-            },
+            "the base price's currency has no rate to every market's currency: PUT /rates/{base} first",
+            kind="missing-rates",
+            title="Exchange rates missing",
+            missing=missing,
         )
     correlation_id = app.current_event.request_context.request_id
     for _ in range(MAX_ATTEMPTS):
@@ -155,46 +198,34 @@ def put_stock(sku: str) -> Response:
         return Response(
             201 if before is None else 200, content_types.APPLICATION_JSON, _stock_view(store.get_stock(sku))
         )
-    return Response(409, content_types.APPLICATION_JSON, {"message": f"{sku} kept changing; try again"})
+    raise Problem(409, "the SKU kept changing; try again", kind="concurrent-update", title="Concurrent update")
 
 
 @app.get("/inventory/<sku>")
-def get_stock(sku: str) -> Response:
-    item = store.get_stock(sku)
+def get_stock(sku: str) -> Response[Any]:
+    item = store.get_stock(_known_sku(sku))
     if item is None:
-        return _not_found(f"sku {sku}")
+        raise NotFoundError("no stock for this SKU")
     return Response(200, content_types.APPLICATION_JSON, _stock_view(item))
 
 
 @app.get("/listings/<market>/<sku>")
-def get_listing(market: str, sku: str) -> Response:
+def get_listing(market: str, sku: str) -> Response[Any]:
     if market not in MARKETS:
-        return _not_found(f"market {market} (markets: {', '.join(MARKETS)})")
-    item = store.get_listing(market, sku)
+        raise NotFoundError(f"no such market (markets: {', '.join(MARKETS)})")
+    item = store.get_listing(market, _known_sku(sku))
     if item is None:
-        return _not_found(f"listing {market}/{sku}")
+        raise NotFoundError("this SKU is not listed in this market (yet)")
     return Response(200, content_types.APPLICATION_JSON, item)
 
 
 @app.put("/rates/<base>")
-def put_rates(base: str) -> Response:
+def put_rates(base: str, request: Annotated[RatesRequest, Body()]) -> Response[Any]:
     if base not in MINOR_UNITS:
-        return _invalid([{"field": "base", "reason": f"unsupported currency; supported: {sorted(MINOR_UNITS)}"}])
-    request = _parse(RatesRequest)
-    if isinstance(request, Response):
-        return request
-    assert isinstance(request, RatesRequest)
-    errors = []
-    rates: dict[str, Decimal] = {}
-    for quote, text in request.rates.items():
-        if quote not in MINOR_UNITS or quote == base:
-            errors.append({"field": f"rates.{quote}", "reason": "unsupported currency, or the base itself"})
-        elif Decimal(text) <= 0:
-            errors.append({"field": f"rates.{quote}", "reason": "a rate must be > 0"})
-        else:
-            rates[quote] = Decimal(text)
-    if errors:
-        return _invalid(errors)
+        raise invalid([{"in": "path", "field": "base", "reason": f"unsupported currency; supported: {SUPPORTED}"}])
+    if base in request.rates:
+        raise invalid([{"in": "body", "field": "rates", "reason": "must not hold the base currency itself"}])
+    rates = {quote: Decimal(text) for quote, text in request.rates.items()}
     store.put_rates(base, rates)
     logger.info("rates set", extra={"base": base, "rates": {q: str(r) for q, r in rates.items()}})
     return Response(200, content_types.APPLICATION_JSON, {"base": base, "rates": {q: str(r) for q, r in rates.items()}})
