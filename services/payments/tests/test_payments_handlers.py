@@ -75,22 +75,25 @@ def test_invalid_cards_are_400_with_a_reason_per_field_and_store_nothing(aws):
     aws.load_handler("payments.api")
     status, body, _ = post_card(aws, card("4242424242424241", expiry_month=0, cvc="12"))
     assert status == 400
-    assert body == {
-        "message": "invalid card",
-        "errors": {
-            "card_number": "fails the Luhn check (mistyped?)",
-            "expiry_month": "must be a month number 1..12",
-            "cvc": "must be a string of 3 or 4 digits",
-        },
+    assert body | {"instance": None} == {
+        "type": "https://eda.example/problems/validation",
+        "title": "Invalid request",
+        "status": 400,
+        "detail": "3 invalid fields: see errors",
+        "instance": None,
+        "errors": [
+            {"in": "body", "field": "card_number", "reason": "fails the Luhn check (mistyped?)"},
+            {"in": "body", "field": "expiry_month", "reason": "must be a month number 1..12"},
+            {"in": "body", "field": "cvc", "reason": "must be a string of 3 or 4 digits"},
+        ],
     }
     status, body, _ = post_card(aws, card(VISA_OK, expiry_year=2020))
-    assert (status, body["errors"]) == (400, {"expiry_year": "the card has expired"})
+    assert (status, body["errors"]) == (400, [{"in": "body", "field": "expiry_year", "reason": "the card has expired"}])
     assert VISA_OK not in json.dumps(body)
-    assert post_card(aws, '{"card_number": "4242424242424242", ')[:2] == (
-        400,
-        {"message": "invalid card", "errors": {"body": "must be a JSON object"}},
-    )
-    assert post_card(aws, "[1, 2]")[1]["errors"] == {"body": "must be a JSON object"}
+    status, body, _ = post_card(aws, '{"card_number": "4242424242424242", ')
+    assert (status, [e["field"] for e in body["errors"]]) == (400, [""])
+    assert body["errors"][0]["reason"].startswith("not valid JSON") and "4242" not in json.dumps(body)
+    assert post_card(aws, "[1, 2]")[1]["errors"] == [{"in": "body", "field": "", "reason": "must be a JSON object"}]
     assert aws.scan("payments:payment-methods") == []
 
 
@@ -274,3 +277,62 @@ def test_cancellation_refunds_a_captured_payment_once_and_prevents_a_later_charg
     assert (refund["order_id"], refund["amount"]) == (paid, {"amount": "59.97", "currency": "EUR"})
     assert (payment(aws, paid)["state"], payment(aws, unpaid)["state"]) == ("refunded", "cancelled")
     assert process.provider.charges_created == 1 and process.provider.refunds_created == 1
+
+
+# --------------------------------------------------------------------------- bad input: a clear 4xx
+
+
+def raw_post(aws, raw, content_type: str = "application/json") -> tuple[int, dict, dict]:
+    response = aws.http_response("POST", "/payment-methods", raw, headers={"content-type": content_type})
+    return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
+
+
+def fields(body: dict) -> set[str]:
+    return {e["field"] for e in body.get("errors", [])}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"expiry_month": "12"}, "expiry_month"),
+        ({"expiry_month": True}, "expiry_month"),
+        ({"expiry_month": 12.0}, "expiry_month"),
+        ({"expiry_year": "2031"}, "expiry_year"),
+        ({"expiry_year": 2031.0}, "expiry_year"),
+        ({"expiry_year": 10**40}, "expiry_year"),
+        ({"cvc": 987}, "cvc"),
+        ({"card_number": 4242424242424242}, "card_number"),
+        ({"card_number": "4242\u0664242424242424"}, "card_number"),  # an Arabic-Indic digit
+        ({"holder_name": ["E."]}, "holder_name"),
+        ({"4242424242424242": "x"}, ""),
+    ],
+)
+def test_card_fields_have_strict_json_types_and_no_reason_echoes_the_input(aws, change, field):
+    aws.load_handler("payments.api")
+    status, body, headers = post_card(aws, card(VISA_OK, **change))
+    assert (status, fields(body)) == (400, {field}), body
+    assert headers["Content-Type"] == "application/problem+json" and headers["Cache-Control"] == "no-store"
+    assert VISA_OK not in json.dumps(body) and "4242" not in json.dumps(body)
+    assert aws.scan("payments:payment-methods") == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        ("", "application/json"),
+        ('{"card_number": "4242424242424242", ', "application/json"),
+        ("[1, 2]", "application/json"),
+        ("null", "application/json"),
+        ("[" * 100_000, "application/json"),
+        ('{"expiry_year": 2' + "0" * 5000 + "}", "application/json"),
+        ('{"card_number": "\\ud800"}', "application/json"),
+        ("card_number=4242424242424242&cvc=987", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00", "application/json"),
+    ],
+)
+def test_unreadable_bodies_are_4xx_problems_that_quote_nothing(aws, raw, content_type):
+    aws.load_handler("payments.api")
+    status, body, headers = raw_post(aws, raw, content_type)
+    assert status in (400, 415), body
+    assert headers["Content-Type"] == "application/problem+json" and headers["Cache-Control"] == "no-store"
+    assert "4242" not in json.dumps(body) and body["status"] == status

@@ -2,51 +2,47 @@
 
     POST /payment-methods  {"card_number", "expiry_month", "expiry_year", "cvc", "holder_name"?}
     201 {"payment_method_id": "pm_...", "brand": "visa", "last4": "4242"}
-    400 {"message": "invalid card", "errors": {"card_number": "fails the Luhn check (mistyped?)", ...}}
+    400 problem details: {"type": ".../validation", ..., "errors": [{"in": "body",
+        "field": "card_number", "reason": "fails the Luhn check (mistyped?)"}, ...]}
 
-The full card number and the CVC live only in this request's memory: they are validated,
-reduced to brand + first 6 + last 4 + expiry (payments.cards), and never stored, logged,
-published or echoed in an error. Responses carry `Cache-Control: no-store`.
+The full card number and the CVC live only in this request's memory: they are validated
+(payments.cards.CardIn, by Powertools), reduced to brand + first 6 + last 4 + expiry, and
+never stored, logged, published or echoed in an error. Every response, errors included,
+carries `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
-from payments.cards import InvalidCard, register_card
+from payments.cards import CardIn, InvalidCard, payment_method
 from payments.store import DynamoPaymentMethods
 from shared.observability import logger
+from shared.problems import install, invalid, strict_json
 
 NO_STORE = {"Cache-Control": "no-store"}
 
-app = APIGatewayHttpResolver()
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
+install(app, headers=NO_STORE)
 methods = DynamoPaymentMethods(boto3.resource("dynamodb").Table(os.environ["TABLE_PAYMENT_METHODS"]))
 
 
-def _bad_request(errors: dict[str, str]) -> Response:
-    return Response(400, content_types.APPLICATION_JSON, {"message": "invalid card", "errors": errors}, NO_STORE)
-
-
 @app.post("/payment-methods")
-def create_payment_method() -> Response:
-    try:
-        body = json.loads(app.current_event.decoded_body or "")
-    except (ValueError, UnicodeDecodeError):
-        # The parser's message quotes the body around the error position: do not pass it on.
-        logger.info("payment method refused", extra={"errors": {"body": "not JSON"}})
-        return _bad_request({"body": "must be a JSON object"})
+def create_payment_method(card: Annotated[CardIn, Body()]) -> Response[Any]:
     now = datetime.now(UTC)
     try:
-        method = register_card(body, today=now.date())
+        method = payment_method(card, today=now.date())
     except InvalidCard as exc:
-        logger.info("payment method refused", extra={"errors": exc.errors})
-        return _bad_request(exc.errors)
+        raise invalid(
+            [{"in": "body", "field": field, "reason": reason} for field, reason in exc.errors.items()]
+        ) from None
     methods.add(method, created_at=now.isoformat())
     logger.info(
         "payment method stored",

@@ -5,9 +5,15 @@
     >>> (method.brand, method.first6, method.last4)
     ('visa', '424242', '4242')
 
-PCI DSS: the full card number (PAN) and the CVC exist only inside `register_card`'s
-arguments; what comes out (`PaymentMethod`) keeps the brand, the first 6 and last 4 digits
-and the expiry. Reasons in `InvalidCard.errors` never quote the input.
+`CardIn` is the request body (validated by Powertools in `payments.api`): strict JSON types
+(an expiry is a JSON integer, the number and the CVC are strings), one reason per field.
+`payment_method(card, today=...)` adds the checks that need the date and keeps what may be
+kept; `register_card(body, today=...)` does both for a plain dict.
+
+PCI DSS: the full card number (PAN) and the CVC exist only inside these arguments; what
+comes out (`PaymentMethod`) keeps the brand, the first 6 and last 4 digits and the expiry.
+Reasons never quote the input, not even the names of unknown fields (a client may send a
+number as a name), and `hide_input_in_errors` keeps the input out of a ValidationError's text.
 """
 
 from __future__ import annotations
@@ -16,18 +22,21 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from shared.masking import luhn_valid
+from shared.problems import field_errors
 
 MAX_YEARS_AHEAD = 20  # issuers print at most ~10 years; 20 rejects typos like 2205
 _SEPARATORS = re.compile(r"[ -]")
-_SAFE_NAME = re.compile(r"^[A-Za-z_]{1,40}$")
 _PM_ID = re.compile(r"^pm_[0-9a-z]{8,40}$")
 
 
 class InvalidCard(ValueError):
-    """The card input is invalid; `errors` maps each field to a reason (safe to return and log)."""
+    """The card input is invalid; `errors` maps each field (`""`: the body itself) to a reason
+    (safe to return and log)."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("invalid card: " + ", ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
@@ -89,14 +98,81 @@ def is_payment_method_id(value: str) -> bool:
     return bool(_PM_ID.match(value))
 
 
-def _int_field(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+# --------------------------------------------------------------------------- the request body
+
+
+def _card_number(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string of digits")
+    digits = _SEPARATORS.sub("", value.strip())
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError("must contain only digits (spaces or dashes between them allowed)")
+    if not 13 <= len(digits) <= 19:
+        raise ValueError("must have 13 to 19 digits")
+    if not luhn_valid(digits):
+        raise ValueError("fails the Luhn check (mistyped?)")
+    brand = brand_of(digits)
+    if brand is None:
+        raise ValueError("card network not accepted (" + ", ".join(b for b, _, _ in _BRANDS) + ")")
+    if len(digits) not in _lengths(brand):
+        raise ValueError(f"a {brand} card number has {' or '.join(map(str, _lengths(brand)))} digits")
+    return digits
+
+
+def _whole_number(low: int, high: int, reason: str):
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(reason)
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+
+    return check
+
+
+def _cvc(value: Any) -> Any:
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or not 3 <= len(value) <= 4:
+        raise ValueError("must be a string of 3 or 4 digits")
+    return value
+
+
+def _holder(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 200:
+        raise ValueError("must be a non-empty string of at most 200 characters")
+    return value
+
+
+class CardIn(BaseModel):
+    """`POST /payment-methods` body. `card_number` comes out as its digits only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
+
+    # repr=False: Powertools logs the route's arguments at DEBUG; the PAN and CVC stay out of it.
+    card_number: Annotated[
+        str, BeforeValidator(_card_number), Field(description="13-19 digits, Luhn-valid", repr=False)
+    ]
+    expiry_month: Annotated[StrictInt, BeforeValidator(_whole_number(1, 12, "must be a month number 1..12"))]
+    expiry_year: Annotated[StrictInt, BeforeValidator(_whole_number(2000, 2099, "must be a four-digit year"))]
+    cvc: Annotated[StrictStr, BeforeValidator(_cvc), Field(repr=False)]
+    holder_name: Annotated[StrictStr | None, BeforeValidator(_holder), Field(repr=False)] = None  # never stored
+
+
+def payment_method(card: CardIn, *, today: date, payment_method_id: str | None = None) -> PaymentMethod:
+    """What we keep of a valid card body, after the checks that need today's date."""
+    if card.expiry_year > today.year + MAX_YEARS_AHEAD:
+        raise InvalidCard({"expiry_year": f"more than {MAX_YEARS_AHEAD} years ahead"})
+    if (card.expiry_year, card.expiry_month) < (today.year, today.month):
+        raise InvalidCard({"expiry_year" if card.expiry_year < today.year else "expiry_month": "the card has expired"})
+    brand = brand_of(card.card_number)
+    assert brand is not None  # CardIn accepted the number
+    return PaymentMethod(
+        payment_method_id=payment_method_id or new_payment_method_id(),
+        brand=brand,
+        first6=card.card_number[:6],
+        last4=card.card_number[-4:],
+        expiry_month=card.expiry_month,
+        expiry_year=card.expiry_year,
+    )
 
 
 def register_card(body: Any, *, today: date, payment_method_id: str | None = None) -> PaymentMethod:
@@ -104,69 +180,8 @@ def register_card(body: Any, *, today: date, payment_method_id: str | None = Non
 
     Raises `InvalidCard` with one reason per invalid field (never echoing the value).
     """
-    if not isinstance(body, dict):
-        raise InvalidCard({"body": "must be a JSON object"})
-    errors: dict[str, str] = {}
-    unknown = set(body) - {"card_number", "expiry_month", "expiry_year", "cvc", "holder_name"}
-    if unknown:
-        # Name only the unknown fields that cannot carry card data (a client may send anything).
-        named = sorted(n for n in unknown if isinstance(n, str) and _SAFE_NAME.match(n))
-        more = len(unknown) - len(named)
-        errors["body"] = "unknown fields: " + ", ".join(named) + (f" and {more} more" if more and named else "")
-        if not named:
-            errors["body"] = f"{more} unknown field(s)"
-
-    digits, brand = "", None
-    number = body.get("card_number")
-    if number is None:
-        errors["card_number"] = "required"
-    elif not isinstance(number, str):
-        errors["card_number"] = "must be a string of digits"
-    else:
-        digits = _SEPARATORS.sub("", number.strip())
-        if not digits.isdigit() or not digits.isascii():
-            errors["card_number"] = "must contain only digits (spaces or dashes between them allowed)"
-        elif not 13 <= len(digits) <= 19:
-            errors["card_number"] = "must have 13 to 19 digits"
-        elif not luhn_valid(digits):
-            errors["card_number"] = "fails the Luhn check (mistyped?)"
-        elif (brand := brand_of(digits)) is None:
-            errors["card_number"] = "card network not accepted (" + ", ".join(b for b, _, _ in _BRANDS) + ")"
-        elif len(digits) not in _lengths(brand):
-            errors["card_number"] = f"a {brand} card number has {' or '.join(map(str, _lengths(brand)))} digits"
-
-    month, year = _int_field(body.get("expiry_month")), _int_field(body.get("expiry_year"))
-    if "expiry_month" not in body:
-        errors["expiry_month"] = "required"
-    elif month is None or not 1 <= month <= 12:
-        errors["expiry_month"] = "must be a month number 1..12"
-    if "expiry_year" not in body:
-        errors["expiry_year"] = "required"
-    elif year is None or not 2000 <= year <= 2099:
-        errors["expiry_year"] = "must be a four-digit year"
-    elif year > today.year + MAX_YEARS_AHEAD:
-        errors["expiry_year"] = f"more than {MAX_YEARS_AHEAD} years ahead"
-    if "expiry_month" not in errors and "expiry_year" not in errors and (year, month) < (today.year, today.month):
-        errors["expiry_year" if year < today.year else "expiry_month"] = "the card has expired"
-
-    cvc = body.get("cvc")
-    if cvc is None:
-        errors["cvc"] = "required"
-    elif not isinstance(cvc, str) or not cvc.isascii() or not cvc.isdigit() or not 3 <= len(cvc) <= 4:
-        errors["cvc"] = "must be a string of 3 or 4 digits"
-
-    holder = body.get("holder_name")
-    if holder is not None and (not isinstance(holder, str) or not 1 <= len(holder.strip()) <= 200):
-        errors["holder_name"] = "must be a non-empty string of at most 200 characters"
-
-    if errors:
-        raise InvalidCard(errors)
-    assert brand is not None and month is not None and year is not None
-    return PaymentMethod(
-        payment_method_id=payment_method_id or new_payment_method_id(),
-        brand=brand,
-        first6=digits[:6],
-        last4=digits[-4:],
-        expiry_month=month,
-        expiry_year=year,
-    )
+    try:
+        card = CardIn.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidCard({e["field"]: e["reason"] for e in field_errors(exc.errors(include_input=False))}) from None
+    return payment_method(card, today=today, payment_method_id=payment_method_id)
