@@ -10,4 +10,4 @@ for src in sorted(Path(__file__).parent.glob("services/*/src")):
     if str(src) not in sys.path:
         sys.path.insert(0, str(src))
 
-pytest_plugins = ["devtools.pytest_contracts"]
+pytest_plugins = ["devtools.pytest_contracts", "devtools.pytest_terraform"]

@@ -156,7 +156,7 @@ def test_init_and_validate(where: Path, tmp_path: Path):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
-def test_module_tests_pass(module: Path, tmp_path: Path):
+def test_module_tests_pass(module: Path, tmp_path: Path, record_property):
     """`terraform test` with a mocked provider: each module's tests/*.tftest.hcl."""
     tests = sorted((module / "tests").glob("*.tftest.hcl"))
     assert tests, f"{module.name} has no terraform tests"
@@ -165,6 +165,7 @@ def test_module_tests_pass(module: Path, tmp_path: Path):
     out = tf.terraform(["test", "-no-color"], module, env=data_dir)
     passed = re.search(r"Success! (\d+) passed, 0 failed", out)
     assert passed and int(passed.group(1)) >= len(tests), out
+    record_property("figure", f"{passed.group(1)} runs passed")
 
 
 def test_every_dependency_lock_pins_the_same_provider():
@@ -178,7 +179,7 @@ def test_every_dependency_lock_pins_the_same_provider():
 
 
 @pytest.mark.parametrize("er", ENV_REGIONS, ids=_id)
-def test_plan_creates_exactly_what_the_manifests_demand(er: tuple[str, str], plans, services):
+def test_plan_creates_exactly_what_the_manifests_demand(er: tuple[str, str], plans, services, record_property):
     plan = plans[er]
     changes = tf.planned_changes(plan)
     assert changes and all(actions == ["create"] for _, actions in changes)
@@ -188,7 +189,7 @@ def test_plan_creates_exactly_what_the_manifests_demand(er: tuple[str, str], pla
         missing, extra = demanded[kind] - derived[kind], derived[kind] - demanded[kind]
         assert not missing and not extra, f"{kind}: missing {sorted(missing)}, extra {sorted(extra)}"
     assert derived["functions"], "the plan has no functions at all"
-    print(f"{_id(er)}: {len(changes)} resources planned")
+    record_property("figure", f"{len(changes)} resources to create, as the manifests demand")
 
 
 def test_every_env_region_plans_the_same_resources(plans):
