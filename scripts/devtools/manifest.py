@@ -593,6 +593,63 @@ def idempotency_table_name(env: str) -> str:
     return f"{env}-idempotency"
 
 
+# Wiring names (infra/modules/service/{locals,triggers,iam}.tf, infra/modules/region/main.tf).
+
+
+def rule_name(env: str, fn: Function, source: str) -> str:
+    """EventBridge rule of an eventbridge trigger, one per (function, source): local.event_rules."""
+    return f"{function_name(env, fn)}-{_dash(source)}"
+
+
+def s3_rule_name(env: str, fn: Function) -> str:
+    """Default-bus rule of an S3 trigger with `delivery: eventbridge`: aws_cloudwatch_event_rule.s3."""
+    return f"{function_name(env, fn)}-s3"
+
+
+# target_id of aws_cloudwatch_event_target.this and .s3 (a rule has one target: the queue).
+RULE_TARGET_ID = "sqs"
+
+
+def s3_notification_id(fn: Function) -> str:
+    """Id of a queue entry in the bucket's notification: the manifest's function key (queue.key)."""
+    return fn.name
+
+
+def log_group_name(env: str, fn: Function) -> str:
+    """The function's log group: aws_cloudwatch_log_group.function."""
+    return f"/aws/lambda/{function_name(env, fn)}"
+
+
+def role_name(env: str, fn: Function) -> str:
+    """The function's execution role: aws_iam_role.function."""
+    return function_name(env, fn)
+
+
+def scheduler_role_name(env: str, fn: Function) -> str:
+    """EventBridge Scheduler's role for a schedule function: aws_iam_role.scheduler."""
+    return f"{function_name(env, fn)}-scheduler"
+
+
+def schedule_name(env: str, fn: Function) -> str:
+    """EventBridge Scheduler schedule (default group): aws_scheduler_schedule.this."""
+    return function_name(env, fn)
+
+
+def archive_name(env: str) -> str:
+    """The bus archive: aws_cloudwatch_event_archive.this (region module)."""
+    return f"{bus_name(env)}-archive"
+
+
+def alarm_topic_name(env: str) -> str:
+    """The region's alarm topic: aws_sns_topic.alarms (region module)."""
+    return f"{PROJECT}-{env}-alarms"
+
+
+def access_log_bucket_name(env: str, region: str, account_id: str) -> str:
+    """The region's S3 access-log bucket: aws_s3_bucket.access_logs (region module)."""
+    return f"{PROJECT}-{env}-access-logs-{account_id}-{region}"
+
+
 def platform_environment_names(svc: Service, fn: Function) -> list[str]:
     """Names of the environment variables the platform sets for a function."""
     names = [

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from devtools.local import events
 from devtools.local.journal import RecordOutcome
+from devtools.local.provision import stream_mapping_settings
 from devtools.local.schedules import Schedule
 
 if TYPE_CHECKING:
@@ -321,11 +322,15 @@ class StreamSource(_Source):
         super().__init__(runtime, wiring, host)
         self.streams = runtime.client("dynamodbstreams")
         self._iterators: dict[str, str] = {}
+        # The mapping's settings as provisioned (Terraform's defaults included). Not emulated:
+        # BisectBatchOnFunctionError, and the on-failure record Lambda sends to the DLQ when the
+        # retries are exhausted (here the records are dropped with a warning).
+        self._settings = wiring.mapping or stream_mapping_settings(self.trigger)
 
     def _ensure_iterators(self) -> None:
         if self._iterators:
             return
-        position = self.trigger.raw.get("starting_position", "TRIM_HORIZON")
+        position = self._settings["StartingPosition"]
         desc = self.streams.describe_stream(StreamArn=self.wiring.stream_arn)["StreamDescription"]
         for shard in desc["Shards"]:
             self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
@@ -347,7 +352,7 @@ class StreamSource(_Source):
             self.runtime.stopping.wait(0.25)  # Lambda polls a shard about four times a second
 
     def _process(self, batch: list[dict[str, Any]]) -> None:
-        max_retries = int(self.trigger.raw.get("maximum_retry_attempts", -1))
+        max_retries = self._settings["MaximumRetryAttempts"]  # -1: until the records expire (never, locally)
         attempts = 0
         while batch and not self.stopping:
             seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
