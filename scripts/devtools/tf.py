@@ -60,6 +60,17 @@ def available() -> bool:
     return shutil.which("terraform") is not None
 
 
+NOT_INSTALLED = "terraform is not installed here: skipped (install Terraform >= 1.9 to run the real checks)"
+
+
+def require() -> None:
+    """In a test or fixture: skip, saying why, where terraform is not installed."""
+    if not available():
+        import pytest
+
+        pytest.skip(NOT_INSTALLED)
+
+
 def env_regions() -> list[tuple[str, str]]:
     """Every (env, region) that has a variable file: infra/envs/<env>/<region>.tfvars."""
     return sorted((p.parent.name, p.name.removesuffix(".tfvars")) for p in (INFRA / "envs").glob("*/*.tfvars"))

@@ -14,25 +14,18 @@ import pytest
 
 from devtools import tf
 
-NO_TERRAFORM = "terraform is not installed here: skipped (install Terraform >= 1.9 to run the real checks)"
-
-
-def require_terraform() -> None:
-    if not tf.available():
-        pytest.skip(NO_TERRAFORM)
-
 
 @pytest.fixture(autouse=True)
 def _skip_without_terraform(request: pytest.FixtureRequest) -> None:
     """Tests marked `terraform` need the binary: skipped, with the reason printed, where it is absent."""
     if request.node.get_closest_marker("terraform"):
-        require_terraform()
+        tf.require()
 
 
 @pytest.fixture(scope="session")
 def plan_workspace() -> Iterator[tf.Workspace]:
     """One emulator and one initialised workspace for every plan this worker makes."""
-    require_terraform()
+    tf.require()
     with tf.emulator() as url, tf.Workspace.create(url) as ws:
         ws.init()
         yield ws

@@ -35,6 +35,7 @@ class Applied:
 
 @pytest.fixture(scope="module")
 def applied() -> Iterator[Applied]:
+    tf.require()
     with tf.emulator() as url, tf.Workspace.create(url) as ws:
         ws.init()
         started = time.monotonic()
@@ -58,6 +59,8 @@ def state_values(applied: Applied) -> dict[str, dict[str, Any]]:
 def provisioned() -> Iterator[dict[str, Any]]:
     """What the local runtime's provisioner builds from the same manifests, described the same way."""
     from devtools.local.provision import Provisioner
+
+    tf.require()
 
     services = m.load_services()
     with tf.emulator() as url:
