@@ -6,6 +6,7 @@ string. Reasons name the field and the rule, never the value sent (shared.proble
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +49,11 @@ class PlaceOrderRequest(_Request):
         if value not in MINOR_UNITS:
             raise ValueError(f"unsupported currency; supported: {', '.join(sorted(MINOR_UNITS))}")
         return value
+
+    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
+        # Powertools logs a route's arguments at DEBUG: keep the customer and address out of it.
+        yield "currency", self.currency
+        yield "lines", self.lines
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the order the client asked for (compared on a key reused after a crash)."""
