@@ -7,9 +7,12 @@ machine hits them alike) and the median taken:
   (a) make_thumbnails: every configured size, encoded
   (b) one full decode of the same bytes (Image.open + load)
   (c) naive: per size, open -> full load -> resize (LANCZOS) -> JPEG encode
-  (d) the draft decode alone: the floor of (a)
+  (d) the draft decode alone, at the scale make_thumbnails picks: the floor of (a)
 
 Ratios are the median of per-round ratios (each round runs every variant back to back).
+
+Then the resampling choices (time, PSNR, bytes) and the PNG encoder settings for alpha
+sources (time and bytes of the three outputs, against optimize=True).
 
 Peak memory is the RSS high-water mark of a fresh child process per variant (Pillow's pixel
 buffers are C allocations that tracemalloc does not see). A last child runs the worst input
@@ -21,6 +24,7 @@ Usage: python services/thumbnails/bench.py [--repeat N] [--skip-worst-case]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -30,13 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from PIL import Image, ImageChops, ImageDraw, ImageStat
-from thumbnails.imaging import ThumbnailSpec, _fit, make_thumbnails
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+from thumbnails import imaging
+from thumbnails.imaging import ThumbnailSpec, _draft_scale, _fit, make_thumbnails
 
 SPEC = ThumbnailSpec()
 GOAL = 0.6
@@ -84,9 +89,10 @@ def full_decode(data: bytes) -> None:
 
 
 def draft_decode_only(data: bytes) -> None:
-    """The floor of (a): libjpeg must still entropy-decode every coefficient at 1/4 scale."""
+    """The floor of (a): libjpeg must still entropy-decode every coefficient at any scale."""
     with Image.open(io.BytesIO(data)) as image:
-        image.draft("RGB", _fit(*image.size, SPEC.sizes[-1]))
+        scale = _draft_scale(image.size, _fit(*image.size, SPEC.sizes[-1]))
+        image.draft("RGB", (image.width // scale, image.height // scale))
         image.load()
 
 
@@ -124,9 +130,23 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return 99.0 if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
+@contextlib.contextmanager
+def patched(**constants: object) -> Iterator[None]:
+    """imaging's module constants set for one comparison row (the bench only)."""
+    saved = {name: getattr(imaging, name) for name in constants}
+    for name, value in constants.items():
+        setattr(imaging, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(imaging, name, value)
+
+
 def quality_table(data: bytes, repeat: int) -> list[str]:
-    """Resampling filters: time of make_thumbnails and PSNR of each output against a reference
-    (full decode, LANCZOS straight from 12 MP, no JPEG), next to the JPEG encode's own loss."""
+    """Draft scale and filters: time of make_thumbnails, PSNR of each output against a
+    reference (full decode, LANCZOS straight from 12 MP, no JPEG) and the bytes of all three,
+    next to the JPEG encode's own loss."""
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         references = {size: image.resize(_fit(*image.size, size), Image.Resampling.LANCZOS) for size in SPEC.sizes}
@@ -134,23 +154,109 @@ def quality_table(data: bytes, repeat: int) -> list[str]:
     ceiling = []
     for size, reference in references.items():
         buffer = io.BytesIO()
-        reference.save(buffer, "JPEG", quality=SPEC.jpeg_quality, optimize=True)
+        subsampling = 0 if size <= imaging._FULL_CHROMA_UP_TO else 2  # as make_thumbnails encodes a photo
+        reference.save(buffer, "JPEG", quality=SPEC.jpeg_quality, optimize=True, subsampling=subsampling)
         ceiling.append(f"{size}: {psnr(Image.open(buffer), reference):5.1f}")
-    lines.append(f"  {'reference, JPEG-encoded only':36} {'':>9}  PSNR dB  {'  '.join(ceiling)}")
+    lines.append(f"  {'reference, JPEG-encoded only':46} {'':>9}  PSNR dB  {'  '.join(ceiling)}")
     r = Image.Resampling
-    combinations = ((r.BILINEAR, r.BICUBIC), (r.BICUBIC, r.BICUBIC), (r.LANCZOS, r.LANCZOS), (r.BILINEAR, r.BILINEAR))
-    for first, rest in combinations:
-        spec = ThumbnailSpec(draft_resample=first, resample=rest)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            thumbs = make_thumbnails(data, spec)
-            times.append(time.perf_counter() - start)
+    rows = [
+        ("draft 1/8, BICUBIC up 2.4%, then BICUBIC", SPEC, {}, True),
+        ("draft 1/4, BILINEAR, then BICUBIC", SPEC, {"_DRAFT_COVER": 1.0}, False),
+        ("draft 1/4, BICUBIC, then BICUBIC", ThumbnailSpec(draft_resample=r.BICUBIC), {"_DRAFT_COVER": 1.0}, False),
+        (
+            "draft 1/4, LANCZOS, then LANCZOS",
+            ThumbnailSpec(draft_resample=r.LANCZOS, resample=r.LANCZOS),
+            {"_DRAFT_COVER": 1.0},
+            False,
+        ),
+        ("draft 1/8 ..., 4:2:0 at 128 px too", SPEC, {"_FULL_CHROMA_UP_TO": 0}, False),
+    ]
+    times: dict[str, list[float]] = {label: [] for label, *_ in rows}
+    outputs = {}
+    for _ in range(repeat):  # interleaved, so load on this shared machine hits every row alike
+        for label, spec, constants, _chosen in rows:
+            with patched(**constants):
+                start = time.perf_counter()
+                outputs[label] = make_thumbnails(data, spec)
+                times[label].append(time.perf_counter() - start)
+    for label, _spec, _constants, chosen in rows:
+        thumbs = outputs[label]
         scores = "  ".join(f"{t.size}: {psnr(Image.open(io.BytesIO(t.body)), references[t.size]):5.1f}" for t in thumbs)
-        chosen = "  <- chosen" if (first, rest) == (SPEC.draft_resample, SPEC.resample) else ""
-        label, ms = f"draft->{first.name}, then {rest.name}", statistics.median(times) * 1000
-        lines.append(f"  {label:36} {ms:6.1f} ms  PSNR dB  {scores}{chosen}")
+        size = sum(len(t.body) for t in thumbs) / 1000
+        mark = "  <- chosen" if chosen else ""
+        ms = statistics.median(times[label]) * 1000
+        lines.append(f"  {label:46} {ms:6.1f} ms  PSNR dB  {scores}  {size:5.1f} kB{mark}")
     return lines
+
+
+def alpha_sources() -> dict[str, bytes]:
+    """PNGs with alpha, 1200x900: what a shop gets (cut-outs, logos, screenshots)."""
+    size = (1200, 900)
+    photo = realistic_photo(*size)
+    oval = Image.new("L", size, 0)
+    ImageDraw.Draw(oval).ellipse((50, 50, size[0] - 50, size[1] - 50), fill=255)
+    rounded = Image.new("L", size, 0)
+    ImageDraw.Draw(rounded).rounded_rectangle((80, 60, size[0] - 80, size[1] - 60), 120, fill=255)
+    cutout = photo.filter(ImageFilter.GaussianBlur(3)).convert("RGBA")
+    cutout.putalpha(rounded.filter(ImageFilter.GaussianBlur(2)))
+    noisy = photo.convert("RGBA")
+    noisy.putalpha(oval)
+    logo = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(logo)
+    draw.ellipse((100, 100, size[0] - 100, size[1] - 100), fill=(200, 30, 30, 255))
+    draw.rectangle((300, 300, 900, 600), fill=(30, 30, 200, 255))
+    ui = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(ui)
+    draw.rounded_rectangle(
+        (20, 20, size[0] - 20, size[1] - 20), 30, fill=(245, 245, 250, 255), outline=(120, 120, 140, 255)
+    )
+    for i in range(40):
+        draw.text(
+            (60, 50 + i * 20), f"Item {i}: the quick brown fox jumps over the lazy dog {i * 37}", fill=(20, 20, 20, 255)
+        )
+    sources = {}
+    for name, image in (
+        ("product cut-out", cutout),
+        ("noisy photo, oval", noisy),
+        ("logo", logo),
+        ("UI with text", ui),
+    ):
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        sources[name] = buffer.getvalue()
+    return sources
+
+
+def png_table(repeat: int) -> list[str]:
+    """The three PNG outputs of each alpha source, encoded with each setting: ms and bytes."""
+    settings = {
+        "optimize=True": [{"optimize": True}],
+        "level 6": [{"compress_level": 6}],
+        "Z_RLE": [{"compress_level": 6, "compress_type": 3}],
+        "smaller of both": [{"compress_level": 6, "compress_type": t} for t in imaging._PNG_STRATEGIES],
+    }
+    lines = [f"  {'source (1200x900 RGBA)':22} " + "  ".join(f"{name:>22}" for name in settings)]
+    for name, data in alpha_sources().items():
+        outputs = [Image.open(io.BytesIO(t.body)) for t in make_thumbnails(data, SPEC)]
+        for image in outputs:
+            image.load()
+            image.info = {}
+        times: dict[str, list[float]] = {setting: [] for setting in settings}
+        sizes: dict[str, int] = {}
+        for _ in range(repeat):  # interleaved, as above
+            for setting, params_list in settings.items():
+                start = time.perf_counter()
+                sizes[setting] = sum(min(len(_png(image, params)) for params in params_list) for image in outputs)
+                times[setting].append(time.perf_counter() - start)
+        cells = [f"{statistics.median(times[k]) * 1000:6.1f} ms {sizes[k] / 1000:6.1f} kB" for k in settings]
+        lines.append(f"  {name:22} " + "  ".join(f"{cell:>22}" for cell in cells))
+    return lines
+
+
+def _png(image: Image.Image, params: dict[str, object]) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **params)
+    return buffer.getvalue()
 
 
 def rss_high_water_kib() -> int:
@@ -235,8 +341,11 @@ def main() -> None:
                     f"make_thumbnails {m['seconds']:.2f} s, peak {m['peak_kib'] / 1024:.0f} MiB"
                 )
 
-    print("resampling after the draft decode (quality vs speed):")
+    print("draft scale and resampling (quality vs speed), sizes 128/256/512:")
     for line in quality_table(data, max(3, args.repeat // 2)):
+        print(line)
+    print("PNG outputs of alpha sources, all three sizes encoded (our choice: the smaller of level 6 and Z_RLE):")
+    for line in png_table(max(3, args.repeat // 2)):
         print(line)
 
 
