@@ -649,15 +649,17 @@ def test_cancel_stores_successes_and_final_refusals_never_validation_refusals(aw
     assert problem(aws, "POST", path, {}, headers=again)[:2] == (409, refused)
 
 
-def test_powertools_debug_log_of_the_route_arguments_holds_no_personal_data(aws, caplog, monkeypatch):
+def test_powertools_debug_log_of_the_route_arguments_holds_no_personal_data(aws, caplog):
     # What POWERTOOLS_DEBUG=true prints: Powertools' own package logger, at DEBUG.
     package = logging.getLogger("aws_lambda_powertools")
-    monkeypatch.setattr(package, "level", logging.DEBUG)
+    level = package.level
+    package.setLevel(logging.DEBUG)  # setLevel, not an attribute: loggers cache isEnabledFor
     package.addHandler(caplog.handler)
     try:
         assert place(aws)[0] == 201
     finally:
         package.removeHandler(caplog.handler)
+        package.setLevel(level)
     logged = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("aws_lambda_powertools"))
     assert "MUG-01" in logged  # the arguments were logged...
     assert BODY["customer"]["email"] not in logged and "Heidestr" not in logged  # ...without the customer
