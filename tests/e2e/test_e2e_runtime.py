@@ -206,7 +206,7 @@ def test_http_route_to_outbox_relay_to_subscriber_is_traced(runtime):
     assert missing.value.code == 404 and json.loads(missing.value.read()) == {"message": "not found"}
     with pytest.raises(urllib.error.HTTPError) as no_route:
         urllib.request.urlopen(f"{gateway}/nowhere", timeout=10)
-    assert no_route.value.code == 404 and json.loads(no_route.value.read()) == {"message": "Not Found"}
+    assert no_route.value.code == 404 and json.loads(no_route.value.read())["title"] == "Not Found"  # a problem
 
 
 def test_s3_object_under_the_prefix_triggers_the_function(runtime, ddb):

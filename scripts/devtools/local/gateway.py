@@ -2,7 +2,11 @@
 
 Requests become API Gateway HTTP API payload v2.0 events; results are mapped back the way
 HTTP API does (statusCode/headers/cookies/body, or a bare value as a 200 JSON body). A function
-error answers 500 {"message": "Internal Server Error"}; no route answers 404 {"message": "Not Found"}.
+error or an unreadable result answers 502, as HTTP API does. The gateway's own answers are
+problem details (shared.problems, application/problem+json) like the services' errors: 404 no
+route, 405 another method's route (with Allow), 413 a body over HTTP API's 10 MB, 414 a request
+line too long, 400 a bad Content-Length, 502. (HTTP API itself answers these with
+{"message": ...}, which cannot be reshaped without a $default route.)
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from devtools.local import events
 from devtools.local.journal import RecordOutcome
+from shared.problems import CONTENT_TYPE, problem_body, request_instance
 
 if TYPE_CHECKING:
     from devtools.local.runtime import Runtime
 
 API_ID = "local"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
 
 
 class Route:
@@ -66,6 +72,12 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # http.server's own refusals (414 URI too long, 431, 400 bad request line, 501):
+                # a problem instead of its HTML page, which would also echo the request.
+                self.close_connection = True
+                gateway._problem(self, code, _new_request_id())
+
         # A listen backlog of 5 (socketserver's default) resets concurrent clients; API Gateway
         # takes them all (throttling is a 429, never a reset).
         server_class = type("GatewayServer", (ThreadingHTTPServer,), {"request_queue_size": 128})
@@ -83,15 +95,26 @@ class Gateway:
 
     def handle(self, req: BaseHTTPRequestHandler) -> None:
         raw_path, _, raw_query = req.path.partition("?")
-        length = int(req.headers.get("content-length") or 0)
+        request_id = _new_request_id()
+        try:
+            length = int(req.headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            req.close_connection = True  # the body is left unread
+            self._problem(req, 400 if length < 0 else 413, request_id)
+            return
         body = req.rfile.read(length) if length else b""
-        request_id = uuid.uuid4().hex[:16] + "="
         for route in self.routes:
             params = route.match(req.command, raw_path)
             if params is not None:
                 break
         else:
-            self._reply(req, 404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}', request_id)
+            allowed = sorted({r.method for r in self.routes if r.regex.match(raw_path)})
+            if allowed:
+                self._problem(req, 405, request_id, {"Allow": ", ".join(allowed)})
+            else:
+                self._problem(req, 404, request_id)
             return
         port = self.server.server_address[1]
         event = events.http_api_event(
@@ -118,16 +141,20 @@ class Gateway:
             note=route.key,
         )
         if not invocation.ok:
-            self._reply(
-                req, 500, {"content-type": "application/json"}, [], b'{"message":"Internal Server Error"}', request_id
-            )
+            self._problem(req, 502, request_id)  # the function's error is in the journal, not the answer
             return
         try:
             status, headers, cookies, data = events.http_api_response(invocation.result)
-        except (ValueError, TypeError) as exc:
-            data = json.dumps({"message": f"Internal Server Error (bad response: {exc})"}).encode()
-            status, headers, cookies = 500, {"content-type": "application/json"}, []
+        except (ValueError, TypeError):
+            self._problem(req, 502, request_id)  # HTTP API: a malformed function result is a 502
+            return
         self._reply(req, status, headers, cookies, data, request_id)
+
+    def _problem(
+        self, req: BaseHTTPRequestHandler, status: int, request_id: str, headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(problem_body(status, instance=request_instance(request_id))).encode()
+        self._reply(req, status, {"Content-Type": CONTENT_TYPE, **(headers or {})}, [], data, request_id)
 
     @staticmethod
     def _reply(  # noqa: PLR0917 - mirrors an HTTP response's parts
@@ -148,3 +175,7 @@ class Gateway:
         req.send_header("Content-Length", str(len(data)))
         req.end_headers()
         req.wfile.write(data)
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex[:16] + "="
