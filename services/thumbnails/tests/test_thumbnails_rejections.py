@@ -72,6 +72,10 @@ TRUNCATABLE = {
     "webp animated": corpus.animated_webp,
     "png": lambda: corpus.encode(NOISE, "PNG"),
     "jpeg": lambda: corpus.encode(NOISE, "JPEG", exif=corpus.exif(6)),
+    # Another complete JPEG (start/end markers, a scan) inside a header segment, as an EXIF thumbnail is.
+    "jpeg with an embedded jpeg": lambda: corpus.encode(
+        NOISE, "JPEG", comment=corpus.encode(corpus.corner_marked(), "JPEG")
+    ),
     "gif": lambda: corpus.encode(NOISE.convert("P"), "GIF"),
 }
 
@@ -87,6 +91,15 @@ def test_a_file_that_ends_early_is_truncated_whatever_the_format_and_the_cut(kin
     assert kind.split(maxsplit=1)[0].upper() in error.message
 
 
+def test_a_complete_png_with_a_damaged_chunk_length_is_corrupt_not_truncated() -> None:
+    """Pillow says "Truncated File Read" for both; the file's final chunk says it is whole."""
+    data = bytearray(corpus.encode(NOISE, "PNG"))
+    idat = data.index(b"IDAT")
+    data[idat - 4] ^= 0x40  # the IDAT length now points far past the end
+    error = rejection(bytes(data))
+    assert error.reason is RejectionReason.CORRUPT, error.message
+
+
 @pytest.mark.parametrize("size", [128, 5000])
 @pytest.mark.usefixtures("no_pixel_decoding")
 def test_a_disallowed_format_is_named_from_its_signature_without_being_decoded(size: int) -> None:
@@ -96,6 +109,20 @@ def test_a_disallowed_format_is_named_from_its_signature_without_being_decoded(s
     error = rejection(corpus.ico_around_png(size))
     assert error.reason is RejectionReason.FORMAT_NOT_ALLOWED
     assert error.message.startswith("ICO is not allowed")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"P", RejectionReason.NOT_AN_IMAGE),
+        (b"B", RejectionReason.NOT_AN_IMAGE),  # Pillow's DIB signature check raises on fewer than 4 bytes
+        (b"\x00\x00", RejectionReason.NOT_AN_IMAGE),
+        (b"\xff\xd8", RejectionReason.NOT_AN_IMAGE),
+        (b"\x89PNG\r\n\x1a\n", RejectionReason.TRUNCATED),
+    ],
+)
+def test_a_few_bytes_are_a_rejection_not_a_crash(data: bytes, reason: RejectionReason) -> None:
+    assert rejection(data).reason is reason
 
 
 def test_a_disallowed_format_is_named_by_its_content_not_its_extension() -> None:

@@ -65,6 +65,7 @@ _ORIENTATION_TRANSPOSE = {
 _DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error, IndexError)
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last chunk, always these 12 bytes
 
 # A reduced decode (JPEG draft) or a box reduce() by a factor that does not divide the
 # side leaves a last pixel that stands for fewer source pixels than the others (padding
@@ -80,24 +81,24 @@ _REDUCING_GAP = 3.0  # reduce() down to at least 3x the target, then the filter 
 # 3%). libjpeg's 1/8 scale is the 8x8 block average (the DC coefficient), a proper area
 # reduction; the next scale up decodes 4x the pixels, then shrinks them by almost 2. For a
 # 12 MP photo (4000 or 4032 px wide, the phone size) to 512 px, 1/8 gives 500 or 504 px:
-# PSNR 0.04-0.09 dB lower at 512 px, nothing at 256 and 128, and 20% less time (bench.py).
+# PSNR 0.04-0.09 dB lower at 512 px, nothing at 256 and 128, and 14-19% less time (bench.py).
 # At 3.1% short the loss reaches 0.10 dB, at 7% 0.47 dB: hence 97%.
 _DRAFT_COVER = 0.97
 
 # JPEG chroma subsampling. 4:2:0 halves the colour resolution, which photos do not show but
-# graphics do: sharp red/blue edges came out with a mean error of 13-48 levels (against
-# 1-2 with 4:4:4). Full-resolution chroma is used for palette sources, sources with few
-# colours, and every output whose long side is at most _FULL_CHROMA_UP_TO px (there a photo's
-# error drops from 6.6 to 4.0 for 1.4 KB more); see the README for the figures.
+# graphics do: sharp red/blue edges came out with a mean error of 7-23 levels (up to 62 with
+# narrow stripes) against 1.1-2.7 with 4:4:4. Full-resolution chroma is used for palette
+# sources, sources with few colours, and every output whose long side is at most
+# _FULL_CHROMA_UP_TO px (there a photo's PSNR goes from 29.5 to 34.4 dB for 1.1 kB more).
 _FULL_CHROMA_UP_TO = 128
 _FEW_COLOURS = 256
 _COLOUR_SAMPLE = 256  # px: the colour count reads a nearest-neighbour sample, not every pixel
 
 # PNG: zlib level 6 (its default) with the default strategy and with Z_RLE (runs only,
-# distance 1), keeping the smaller. optimize=True (level 9) was 2-8x slower (a 1200x900
-# product cut-out: 318 ms for the three sizes against 52 ms) for at most 3% fewer bytes;
-# Z_RLE alone is the fastest and beats level 9 on photographic alpha, but is 18% larger
-# on text and UI, whose repeats are far apart. Figures: bench.py, README.
+# distance 1), keeping the smaller. optimize=True (level 9) took 2.2-6.3x the time (a
+# 1200x900 product cut-out's three outputs: 521 against 83 ms) for at most 2.7% fewer bytes,
+# and more bytes on half the sources; Z_RLE alone is the fastest and beats level 9 on
+# photographic alpha, but is 17% larger on text, whose repeats are far apart. bench.py.
 _PNG_STRATEGIES = (0, 3)  # zlib's Z_DEFAULT_STRATEGY, Z_RLE (Pillow's compress_type)
 
 
@@ -318,7 +319,10 @@ def _signature(data: bytes, formats: Iterable[str], *, decodable_only: bool = Tr
     prefix = data[:16]  # what Image.open gives the checks
     for name in formats:
         accept = Image.OPEN[name][1] if name in Image.OPEN else None
-        verdict = accept(prefix) if accept is not None else False
+        try:
+            verdict = accept(prefix) if accept is not None else False
+        except (SyntaxError, IndexError, TypeError, ValueError, struct.error):  # as Image.open: a few bytes trip some
+            verdict = False
         if verdict and not (decodable_only and isinstance(verdict, str)):
             return name
     return None
@@ -327,34 +331,46 @@ def _signature(data: bytes, formats: Iterable[str], *, decodable_only: bool = Tr
 def _broken(data: bytes, fmt: str, what: str, exc: BaseException | None) -> ImageRejected:
     """An allowed format that fails to open or decode: truncated or corrupt.
 
-    Truncated means the bytes end before the image does, read from the container itself
-    (PNG chunks, the RIFF size of WebP, GIF's trailer, JPEG's end marker, ISO-BMFF boxes),
-    whichever stage noticed (libwebp refuses an incomplete file when it is opened, libjpeg
-    and zlib notice while decoding, a cut header fails in the plugin); Pillow's own
-    "truncated" errors count too. Everything else is corrupt: complete but unreadable.
+    Truncated means the bytes end before the image does, whichever stage noticed (libwebp
+    refuses an incomplete file when it is opened, libjpeg and zlib notice while decoding, a
+    cut header fails in the plugin). It is read from the container itself where we can
+    (_ends_early); Pillow's messages cannot tell a cut file from a damaged length field
+    ("Truncated File Read" for both), so they decide only for the other formats (TIFF).
+    Everything else is corrupt: complete but unreadable.
     """
     detail = f": {exc}" if exc is not None else ""
-    if _ends_early(data, fmt) or "truncated" in str(exc or "").lower():
+    ends_early = _ends_early(data, fmt)
+    if ends_early is None:
+        ends_early = "truncated" in str(exc or "").lower()
+    if ends_early:
         return ImageRejected(RejectionReason.TRUNCATED, f"{fmt} data ends before the image does{detail}")
     return ImageRejected(RejectionReason.CORRUPT, f"{fmt} {what}{detail}")
 
 
-def _ends_early(data: bytes, fmt: str) -> bool:
-    """Whether the container says more bytes should follow. Header walks only, no decoding."""
-    if fmt == "PNG":
+def _ends_early(data: bytes, fmt: str) -> bool | None:
+    """Whether the container says more bytes should follow (None: no structural check for
+    ``fmt``). Walks headers only, no decoding. A damaged size field sends a walk past the
+    end too; a second witness that the file is whole (its last chunk or marker is there, or
+    for RIFF the chunks end exactly where the file does) makes that corrupt, not truncated."""
+    if fmt == "PNG":  # chunks up to IEND
         at = len(_PNG_MAGIC)
         while at + 8 <= len(data):
             length, kind = struct.unpack(">I4s", data[at : at + 8])
             if kind == b"IEND":
                 return False
             at += 12 + length  # length, type, payload, CRC
-        return True  # ran out before IEND
-    if fmt == "WEBP":  # RIFF: the size of everything after the first 8 bytes
-        return len(data) < 12 or int.from_bytes(data[4:8], "little") + 8 > len(data)
+        return _PNG_IEND not in data  # (a cut can fall between chunks: the walk ending there proves nothing)
+    if fmt == "WEBP":  # RIFF: its size (of everything after the first 8 bytes), then sized chunks
+        if len(data) < 12:
+            return True
+        at = 12
+        while at + 8 <= len(data):
+            at += 8 + (size := int.from_bytes(data[at + 4 : at + 8], "little")) + (size & 1)
+        return int.from_bytes(data[4:8], "little") + 8 > len(data) and at != len(data)  # past the end, or mid-header
     if fmt == "GIF":
         return not data.rstrip(b"\0").endswith(b";")  # the trailer byte ends every GIF
-    if fmt in ("JPEG", "MPO"):  # the last scan has no end-of-image marker after it
-        return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda") or b"\xff\xda" not in data
+    if fmt in ("JPEG", "MPO"):
+        return _jpeg_ends_early(data) and not data.endswith(b"\xff\xd9")
     if fmt == "AVIF":  # ISO-BMFF: a sequence of sized boxes
         at = 0
         while at + 8 <= len(data):
@@ -367,7 +383,26 @@ def _ends_early(data: bytes, fmt: str) -> bool:
                 return False  # nonsense: corrupt, not short
             at += size
         return at > len(data)
-    return False  # TIFF: offsets anywhere in the file; its decoder says "truncated" itself
+    return None  # TIFF: offsets point anywhere in the file
+
+
+def _jpeg_ends_early(data: bytes) -> bool:
+    """The marker segments run out before the first scan, or no end-of-image marker follows it
+    (an EXIF thumbnail's own markers sit inside APP1, which the walk skips)."""
+    at = 2  # after SOI
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return False  # not a marker where one must be: damaged, not short
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker == 0xDA:  # start of scan: entropy-coded data up to the end marker
+            return data.find(b"\xff\xd9", at) < 0
+        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            at += 2
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return True
 
 
 def _fit(width: int, height: int, long_side: int) -> tuple[int, int]:
