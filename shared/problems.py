@@ -310,11 +310,31 @@ def body_problem(event: Mapping[str, Any]) -> Problem | None:
 # ------------------------------------------------------------------ Powertools
 
 
+def _json_bodies_only() -> Any:
+    """Powertools' request validation, reading only JSON bodies (415 for any other media type)."""
+    from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+        OpenAPIRequestValidationMiddleware,
+    )
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+
+    class JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
+        def _get_body(self, app: Any) -> Any:
+            content_type = (app.current_event.headers.get("content-type") or "").strip().lower()
+            if content_type and not content_type.startswith("application/json"):
+                error = {"type": "unsupported_content_type", "loc": ("body",), "msg": "not JSON", "input": {}}
+                raise RequestUnsupportedContentType("Unsupported content type", errors=[error])
+            return super()._get_body(app)
+
+    return JsonBodiesOnly()
+
+
 def install(app: APIGatewayHttpResolver, *, headers: Mapping[str, str] | None = None) -> Callable[[Problem], Response]:
     """Answer every refusal of `app` with a problem (`headers` added to each, e.g. no-store):
 
-    * request validation (`enable_validation=True`): 400 with `errors`; an unsupported
-      Content-Type: 415; a body that is not UTF-8: 400;
+    * request validation (`enable_validation=True`): 400 with `errors`; a body that is not
+      UTF-8: 400; a Content-Type other than application/json (or none): 415. Powertools would
+      also read form and multipart bodies; our APIs are JSON only, and an HTML form must not be
+      able to post to them (CSRF: a form post needs no CORS preflight);
     * `Problem` raised by a route: as built;
     * Powertools' `ServiceError`s (`NotFoundError`, `BadRequestError`, ... and no matching
       route): their status, their message as detail (write it without the caller's input).
@@ -336,6 +356,8 @@ def install(app: APIGatewayHttpResolver, *, headers: Mapping[str, str] | None = 
     )
 
     extra = dict(headers or {})
+    if getattr(app, "_request_validation_middleware", None) is not None:
+        app._request_validation_middleware = _json_bodies_only()  # tested: shared/tests/test_shared_problems.py
 
     def request_id() -> str | None:
         return (app.current_event.get("requestContext") or {}).get("requestId")

@@ -184,3 +184,28 @@ def test_importing_it_imports_neither_powertools_nor_pydantic():
     code = f"import sys, shared.problems; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=".")
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        ("lines=x", "application/x-www-form-urlencoded"),  # what an HTML form (CSRF) sends
+        ('{"lines": [{"sku": "MUG-1", "quantity": 1}]}', "multipart/form-data"),  # no boundary
+        ('{"lines": "\u202e😀"}', "multipart/form-data; boundary=x"),  # not latin-1
+        ('{"lines": [{"sku": "MUG-1", "quantity": 1}]}', "text/plain"),
+    ],
+)
+def test_only_json_bodies_are_read_anything_else_is_415(raw, content_type):
+    status, problem, _ = call(make_app(), "POST", "/orders", raw, content_type=content_type)
+    assert (status, problem["type"]) == (415, "https://eda.example/problems/unsupported-media-type")
+
+
+def test_a_form_body_that_would_validate_is_still_415():
+    app = make_app()
+
+    @app.post("/notes")
+    def note(body: Annotated[Line, Body()]) -> dict:
+        return {"ok": True}
+
+    status, _, _ = call(app, "POST", "/notes", "sku=MUG-1&quantity=1", content_type="application/x-www-form-urlencoded")
+    assert status == 415
