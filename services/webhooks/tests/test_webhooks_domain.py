@@ -121,3 +121,15 @@ def test_slack_unknown_payloads_are_refused_with_a_reason():
     with pytest.raises(InvalidDelivery, match="not a valid form body") as e:
         slack_delivery({"content-type": "application/x-www-form-urlencoded"}, b"command=%2Fx&&secret")
     assert "secret" not in str(e.value)
+
+
+@pytest.mark.parametrize("header", ["sha256=😀", "sha256=" + "é" * 64])
+def test_a_non_ascii_github_signature_is_refused_not_an_error(header):
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_github(SECRET, GITHUB_BODY, header)
+
+
+@pytest.mark.parametrize("signature", ["v0=😀", "é" * 67])
+def test_a_non_ascii_slack_signature_is_refused_not_an_error(signature):
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_slack("s", b"{}", "1700000000", signature, now=1_700_000_000)

@@ -3,7 +3,8 @@
 GitHub signs the raw body with HMAC-SHA256 (`X-Hub-Signature-256: sha256=<hex>`).
 Slack signs `v0:<timestamp>:<raw body>` (`X-Slack-Signature: v0=<hex>`) and sends the
 timestamp in `X-Slack-Request-Timestamp`; requests older than five minutes are refused
-to stop replays. Comparisons are constant-time.
+to stop replays. Comparisons are constant-time, over bytes (a header may hold any text:
+`hmac.compare_digest` refuses non-ASCII str with a TypeError).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def verify_github(secret: str, body: bytes, signature_header: str | None) -> Non
     scheme, _, received = signature_header.partition("=")
     if scheme != "sha256" or not received:
         raise SignatureError("X-Hub-Signature-256 must look like sha256=<hex>")
-    if not hmac.compare_digest(_hmac_hex(secret, body), received.strip().lower()):
+    if not _same(_hmac_hex(secret, body), received.strip().lower()):
         raise SignatureError("signature does not match the body")
 
 
@@ -44,8 +45,12 @@ def verify_slack(
     if abs(now - timestamp) > SLACK_MAX_AGE_SECONDS:
         raise SignatureError("request timestamp is more than 5 minutes away from now (replay?)")
     expected = "v0=" + _hmac_hex(secret, b"v0:" + timestamp_header.encode() + b":" + body)
-    if not hmac.compare_digest(expected, signature_header.strip()):
+    if not _same(expected, signature_header.strip()):
         raise SignatureError("signature does not match the body")
+
+
+def _same(expected: str, received: str) -> bool:
+    return hmac.compare_digest(expected.encode(), received.encode())
 
 
 def sign_github(secret: str, body: bytes) -> str:
