@@ -158,6 +158,18 @@ def invalid(errors: list[dict[str, Any]], detail: str | None = None) -> Problem:
     )
 
 
+def unsupported_media_type() -> Problem:
+    return Problem(
+        415, "send the body as application/json", kind="unsupported-media-type", title="Unsupported media type"
+    )
+
+
+def _json_media_type(content_type: str | None) -> bool:
+    """No Content-Type (read as JSON, as Powertools does) or application/json[; params]."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type in ("", "application/json")
+
+
 def problem_result(
     status: int, detail: str | None = None, *, request_id: str | None = None, **kwargs: Any
 ) -> dict[str, Any]:
@@ -288,14 +300,18 @@ def _refuse_lone_surrogates(value: Any) -> None:
 
 
 def body_problem(event: Mapping[str, Any]) -> Problem | None:
-    """A 400 if the event's body is not readable JSON text (not UTF-8, or refused by
-    `strict_json`), else None. For checks that must run before a resolver (idempotency)."""
+    """The problem with the event's body, else None: 415 if it is not declared JSON, 400 if it
+    is not readable JSON text (not UTF-8, or refused by `strict_json`). The same verdicts as
+    `install`, for checks that must run before a resolver (idempotency)."""
     import base64
     import binascii
 
     body = event.get("body")
     if not body:
         return None
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    if not _json_media_type(headers.get("content-type")):
+        return unsupported_media_type()
     try:
         text = base64.b64decode(body, validate=True).decode("utf-8") if event.get("isBase64Encoded") else body
     except (binascii.Error, UnicodeDecodeError):
@@ -319,8 +335,7 @@ def _json_bodies_only() -> Any:
 
     class JsonBodiesOnly(OpenAPIRequestValidationMiddleware):
         def _get_body(self, app: Any) -> Any:
-            content_type = (app.current_event.headers.get("content-type") or "").strip().lower()
-            if content_type and not content_type.startswith("application/json"):
+            if not _json_media_type(app.current_event.headers.get("content-type")):
                 error = {"type": "unsupported_content_type", "loc": ("body",), "msg": "not JSON", "input": {}}
                 raise RequestUnsupportedContentType("Unsupported content type", errors=[error])
             return super()._get_body(app)
@@ -378,7 +393,7 @@ def install(app: APIGatewayHttpResolver, *, headers: Mapping[str, str] | None = 
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _unsupported(exc: RequestUnsupportedContentType) -> Response:
-        return answer(Problem(415, "send the body as application/json", kind="unsupported-media-type"))
+        return answer(unsupported_media_type())
 
     @app.exception_handler(UnicodeDecodeError)
     def _undecodable(exc: UnicodeDecodeError) -> Response:

@@ -198,6 +198,8 @@ def test_importing_it_imports_neither_powertools_nor_pydantic():
 def test_only_json_bodies_are_read_anything_else_is_415(raw, content_type):
     status, problem, _ = call(make_app(), "POST", "/orders", raw, content_type=content_type)
     assert (status, problem["type"]) == (415, "https://eda.example/problems/unsupported-media-type")
+    event = api_gateway_http("POST", "/orders", body=raw, headers={"Content-Type": content_type})
+    assert body_problem(event).status == 415  # the same verdict before a resolver runs
 
 
 def test_a_form_body_that_would_validate_is_still_415():

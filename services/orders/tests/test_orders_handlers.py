@@ -663,3 +663,15 @@ def test_powertools_debug_log_of_the_route_arguments_holds_no_personal_data(aws,
     logged = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("aws_lambda_powertools"))
     assert "MUG-01" in logged  # the arguments were logged...
     assert BODY["customer"]["email"] not in logged and "Heidestr" not in logged  # ...without the customer
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"])
+def test_an_html_form_cannot_cancel_an_order(aws, content_type):
+    # A form post needs no CORS preflight: a JSON-only API keeps other sites' forms out (CSRF).
+    _, order = place(aws)
+    headers = {"content-type": content_type}
+    status, answer, _ = problem(aws, "POST", f"/orders/{order['order_id']}/cancel", "reason=x", headers=headers)
+    assert (status, answer["type"]) == (415, "https://eda.example/problems/unsupported-media-type")
+    assert [e["detail_type"] for e in call(aws, "GET", f"/orders/{order['order_id']}/events")[1]["events"]] == [
+        "OrderPlaced"
+    ]
