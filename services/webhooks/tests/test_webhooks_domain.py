@@ -113,7 +113,7 @@ def test_slack_event_callback_and_slash_command():
 
 
 def test_slack_unknown_payloads_are_refused_with_a_reason():
-    with pytest.raises(InvalidDelivery, match="type: unsupported: expected event_callback or url_verification") as e:
+    with pytest.raises(InvalidDelivery, match="type: unsupported: expected event_callback, url_verification") as e:
         slack_delivery({"content-type": "application/json"}, b'{"type": "block_actions"}')
     assert "block_actions" not in str(e.value)  # the reason names the rule, not what was sent
     with pytest.raises(InvalidDelivery, match="trigger_id: Field required"):

@@ -250,3 +250,13 @@ def test_real_provider_payloads_with_extra_fields_and_object_users_or_channels_a
     summaries = {e["detail"]["data"]["delivery_id"]: e["detail"]["data"] for e in aws.published()}
     assert summaries["Ev1"]["sender"] == "U1" and summaries["Ev2"]["summary"] == "channel_created in C1"
     assert summaries["g-2"]["repository"] is None and summaries["g-1"]["repository"] == "acme/shop"
+
+
+def test_slacks_app_rate_limited_notice_is_acknowledged_and_publishes_nothing(aws, caplog):
+    # Slack disables subscriptions of apps that answer more than 5% of deliveries with non-200.
+    receive = aws.load_handler("webhooks.receive")
+    notice = {"token": "x", "type": "app_rate_limited", "team_id": "T1", "minute_rate_limited": 1518467820}
+    status, body, _ = _problem(receive, _slack_json({**notice, "api_app_id": "A1"}))
+    assert (status, body) == (200, {"ok": True})
+    assert aws.published() == []
+    assert any(r.levelname == "WARNING" and "rate limited" in r.getMessage() for r in caplog.records)

@@ -52,6 +52,13 @@ class Challenge:
     challenge: str
 
 
+@dataclass(frozen=True)
+class RateLimited:
+    """Slack's app_rate_limited notice: acknowledge (200), publish nothing, warn operators."""
+
+    team: str | None
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -210,6 +217,11 @@ class SlackUrlVerification(_Payload):
     challenge: StrictStr = Field(min_length=1, max_length=200)
 
 
+class SlackRateLimited(_Payload):
+    type: Literal["app_rate_limited"]
+    team_id: StrictStr | None = Field(default=None, max_length=200)
+
+
 class SlackEvent(_Payload):
     type: StrictStr = Field(min_length=1, max_length=100)
     user: SlackId | None = None
@@ -231,16 +243,24 @@ class SlackSlashCommand(_Payload):
     user_id: StrictStr | None = Field(default=None, max_length=200)
 
 
-def slack_delivery(headers: dict[str, str], body: bytes) -> Delivery | Challenge:
+def slack_delivery(headers: dict[str, str], body: bytes) -> Delivery | Challenge | RateLimited:
     if headers.get("content-type", "").startswith(FORM):
         return _slack_slash_command(body)
     payload = _json_object(body)
     kind = _validate(SlackKind, payload).type
     if kind == "url_verification":
         return Challenge(_validate(SlackUrlVerification, payload).challenge)
+    if kind == "app_rate_limited":
+        return RateLimited(_validate(SlackRateLimited, payload).team_id)
     if kind != "event_callback":
         raise InvalidDelivery(
-            [{"in": "body", "field": "type", "reason": "unsupported: expected event_callback or url_verification"}]
+            [
+                {
+                    "in": "body",
+                    "field": "type",
+                    "reason": "unsupported: expected event_callback, url_verification or app_rate_limited",
+                }
+            ]
         )
     callback: SlackEventCallback = _validate(SlackEventCallback, payload)
     event = callback.event

@@ -27,7 +27,7 @@ from shared.idempotency import idempotent_on, register_context
 from shared.observability import logger
 from shared.problems import Problem, install, invalid
 from shared.publisher import EventPublisher
-from webhooks.deliveries import Challenge, Delivery, InvalidDelivery, github_delivery, slack_delivery
+from webhooks.deliveries import Challenge, Delivery, InvalidDelivery, RateLimited, github_delivery, slack_delivery
 from webhooks.signatures import SignatureError, verify_github, verify_slack
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -73,9 +73,12 @@ def publish_once(delivery: Delivery) -> dict:
     return {"event_id": envelope.metadata.event_id, "delivery_id": delivery.delivery_id}
 
 
-def _accept(delivery: Delivery | Challenge) -> Response:
+def _accept(delivery: Delivery | Challenge | RateLimited) -> Response:
     if isinstance(delivery, Challenge):
         return Response(200, content_types.APPLICATION_JSON, {"challenge": delivery.challenge})
+    if isinstance(delivery, RateLimited):
+        logger.warning("Slack rate limited our event subscriptions", extra={"team": delivery.team})
+        return Response(200, content_types.APPLICATION_JSON, {"ok": True})
     return Response(202, content_types.APPLICATION_JSON, publish_once(delivery))
 
 
