@@ -23,6 +23,7 @@ IMPORTS = {
     "shared.observability": "import shared.observability",
     "shared.idempotency": "import shared.idempotency",
     "shared.masking": "import shared.masking",
+    "shared.problems": "import shared.problems",
 }
 TIMER = "import time; t = time.perf_counter(); {}; print((time.perf_counter() - t) * 1000)"
 
