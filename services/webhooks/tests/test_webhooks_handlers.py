@@ -260,3 +260,11 @@ def test_slacks_app_rate_limited_notice_is_acknowledged_and_publishes_nothing(aw
     assert (status, body) == (200, {"ok": True})
     assert aws.published() == []
     assert any(r.levelname == "WARNING" and "rate limited" in r.getMessage() for r in caplog.records)
+
+
+def test_a_refused_delivery_is_not_remembered_so_a_corrected_redelivery_is_published(aws):
+    # Like an Idempotency-Key, a delivery id keeps only what was accepted: never a 400.
+    receive = aws.load_handler("webhooks.receive")
+    assert _problem(receive, _github({**PUSH, "sender": "x"}, delivery="d-fixed"))[0] == 400
+    assert _problem(receive, _github(PUSH, delivery="d-fixed"))[0] == 202
+    assert len(aws.published()) == 1
