@@ -189,11 +189,11 @@ class Workspace:
         terraform(args, self.root)
         return json.loads(terraform(["show", "-json", str(out)], self.root))
 
-    def apply(self, env: str, region: str, *, parallelism: int = 20) -> str:
+    def apply(self, env: str, region: str, *, parallelism: int = 50) -> str:
         args = ["apply", "-input=false", "-no-color", "-auto-approve", f"-parallelism={parallelism}"]
         return terraform(args + self._vars(env, region) + self._state(env, region), self.root)
 
-    def destroy(self, env: str, region: str, *, parallelism: int = 20) -> str:
+    def destroy(self, env: str, region: str, *, parallelism: int = 50) -> str:
         args = ["destroy", "-input=false", "-no-color", "-auto-approve", f"-parallelism={parallelism}"]
         return terraform(args + self._vars(env, region) + self._state(env, region), self.root)
 
