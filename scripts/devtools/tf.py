@@ -290,7 +290,11 @@ def cycle(env: str, region: str, endpoint: str | None, dist: Path | None) -> int
         t3 = time.monotonic()
         left = len(planned_state(ws, env, region))
         print(f"destroy: {left} resources left in state, in {t3 - t2:.1f} s")
-        return 0 if not changes and not left else 1
+        from devtools import wiring
+
+        remaining = {k: v for k, v in wiring.describe(wiring.Clients(url, region)).items() if v}
+        print(f"emulator after destroy: {remaining or 'empty'}")
+        return 0 if not changes and not left and not remaining else 1
 
 
 def slowest(output: str, n: int = 5) -> None:
