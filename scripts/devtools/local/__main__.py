@@ -13,6 +13,7 @@ tick FUNCTION               run a scheduled function now (the event its schedule
 emails [--json]             emails SES (moto) has sent: to, subject, first lines, time
 demo                        start, drive every service's scenario, summarise, stop
 bench                       events/s and latency vs a bare boto3 loop
+soak                        orders at a fixed rate for minutes: memory, latency, DLQ, restart
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from devtools import manifest as mf
 from devtools.local.control import ControlClient
+from devtools.local.state import DEFAULT_SNAPSHOT_SECONDS
 
 DEFAULT_STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR", mf.REPO_ROOT / ".local"))
 
@@ -88,6 +90,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         faults=Faults(args.duplicate_rate, args.failure_rate, args.latency_ms),
         max_workers=args.max_workers,
         schedule_speed=args.schedule_speed or 1.0,
+        persist=True,
+        fresh=args.fresh,
+        snapshot_seconds=args.snapshot_seconds,
+        function_environment=_function_env(args.function_env),
     )
     runtime = Runtime(config)
     stop = {"now": False}
@@ -114,17 +120,39 @@ def cmd_up(args: argparse.Namespace) -> int:
         for ref, bucket in sorted(runtime.topology.buckets.items()):
             print(f"  bucket {ref}: aws --endpoint-url {ep['moto']} s3 cp FILE s3://{bucket}/")
         print(f"  logs: {ep['logs']}  (python -m devtools.local logs -f)", flush=True)
-        seen = 0
+        if runtime.restored:
+            print(f"  {runtime.restored}", flush=True)
+        # By sequence number: the journal keeps the last MAX_INVOCATIONS, and a restored one starts past 0.
+        seen = max((e.seq for e in runtime.journal.entries()), default=0)
         while not stop["now"]:
             time.sleep(0.2)
-            entries = runtime.journal.entries()
-            for entry in entries[seen:] if len(entries) >= seen else entries:
-                print(describe_invocation(entry.to_dict()), flush=True)
-            seen = len(entries)
+            for entry in runtime.journal.entries():
+                if entry.seq > seen:
+                    print(describe_invocation(entry.to_dict()), flush=True)
+                    seen = entry.seq
     finally:
         print("stopping...", flush=True)
         runtime.stop()
+        saved = runtime.final_snapshot
+        if saved:
+            print(
+                f"state saved in {runtime.state.path if runtime.state else '?'}: {saved['bytes'] / 2**20:.1f} MiB in "
+                f"{saved['total_ms'] / 1000:.2f} s (`make local` brings it back; LOCAL_ARGS=--fresh starts empty)",
+                flush=True,
+            )
     return 0
+
+
+def _function_env(items: list[str]) -> dict[str, dict[str, str]]:
+    """["shipping.carrier_handover:CARRIER_TRANSIT_SECONDS=5", ...] -> {"shipping.carrier_handover": {...}}."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        function, sep, assignment = item.partition(":")
+        name, eq, value = assignment.partition("=")
+        if not (sep and eq and function and name):
+            raise SystemExit(f"--function-env {item!r}: expected service.function:NAME=VALUE")
+        out.setdefault(function, {})[name] = value
+    return out
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -386,6 +414,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(events=args.events, latency_samples=args.latency_samples, max_workers=args.max_workers)
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from devtools.local.soak import run_from_args
+
+    return run_from_args(args)
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -435,6 +469,26 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--duplicate-rate", type=float, default=0.0)
     up.add_argument("--failure-rate", type=float, default=0.0)
     up.add_argument("--latency-ms", type=float, default=0.0)
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: discard the state a previous run left in --state-dir (default: bring it back)",
+    )
+    up.add_argument(
+        "--snapshot-seconds",
+        type=float,
+        default=float(os.environ.get("LOCAL_SNAPSHOT_SECONDS", DEFAULT_SNAPSHOT_SECONDS)),
+        help="save the state this often (a kill -9 loses at most this much; 0: only on stop; "
+        f"default {DEFAULT_SNAPSHOT_SECONDS:g}, env LOCAL_SNAPSHOT_SECONDS)",
+    )
+    up.add_argument(
+        "--function-env",
+        action="append",
+        default=[],
+        metavar="FUNCTION:NAME=VALUE",
+        help="override a function's environment variable, as update-function-configuration would "
+        "(repeatable), e.g. shipping.carrier_handover:CARRIER_TRANSIT_SECONDS=5",
+    )
     up.set_defaults(func=cmd_up)
 
     st = sub.add_parser("status", help="functions, cold starts, memory")
@@ -497,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--latency-samples", type=int, default=100)
     bench.add_argument("--max-workers", type=int, default=4, help="batches in flight at most (1: one at a time)")
     bench.set_defaults(func=cmd_bench)
+
+    from devtools.local.soak import add_arguments as soak_arguments
+
+    soak = sub.add_parser("soak", help="sustained orders against a fresh runtime: memory, latency, DLQ, restart")
+    soak_arguments(soak)
+    soak.set_defaults(func=cmd_soak)
     return parser
 
 

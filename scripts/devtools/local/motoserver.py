@@ -433,6 +433,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    # Persistence (devtools.local.state): restore this snapshot file before serving, save it on
+    # POST /_local/state/snapshot and when stopping; messages in flight visible within S seconds.
+    parser.add_argument("--state-file")
+    parser.add_argument("--visible-within", type=float, default=None)
     args = parser.parse_args(argv)
 
     # stdout is the runtime's channel: keep a private copy, send everything else to stderr.
@@ -455,9 +459,16 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from devtools.local.state import MotoState
+
+    state = MotoState(args.state_file, args.visible_within) if args.state_file else None
+    restored = state.restore() if state is not None else {}
+
     class Server(ThreadedMotoServer):
         def _server_entry(self) -> None:  # moto's, with the local routes in front
             app = _LocalRoutes(DomainDispatcherApplication(create_backend_app))
+            if state is not None:
+                app = state.wsgi(app)  # every request under the snapshot gate
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
@@ -465,13 +476,15 @@ def main(argv: list[str] | None = None) -> None:
     server = Server(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    emit({"url": f"http://{host}:{port}"})
+    emit({"url": f"http://{host}:{port}", **({"restored": restored} if restored else {})})
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # Exit when the parent goes away (stdin closes), so a crashed runtime leaves nothing behind.
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     stop.wait()
+    if state is not None:
+        state.at_exit()  # unless the runtime's final snapshot already has everything
     server.stop()
 
 

@@ -40,6 +40,7 @@ from devtools.local.provision import CLIENTS as PROVISION_CLIENTS
 from devtools.local.provision import Provisioner, Topology
 from devtools.local.schedules import ScheduleClock
 from devtools.local.sources import Faults, ScheduleSource, SqsSource, StreamSource
+from devtools.local.state import DEFAULT_SNAPSHOT_SECONDS, IdempotentClients, RuntimeState, snapshot_path
 
 STATE_FILE = "runtime.json"
 # Execution environments per function at most, whatever the manifest allows (2 cores here).
@@ -71,6 +72,14 @@ class RuntimeConfig:
     faults: Faults = field(default_factory=Faults)
     max_workers: int = DEFAULT_MAX_WORKERS  # runtime-wide cap on each function's concurrency
     schedule_speed: float = 1.0  # 60 = a minute of schedule time passes in a second
+    # Persistence (state.py): start empty instead of bringing back what the last run left in
+    # state_dir; save the state every `snapshot_seconds` (0: only when stopping) and on stop.
+    fresh: bool = False
+    snapshot_seconds: float = DEFAULT_SNAPSHOT_SECONDS
+    persist: bool = False  # True (`up`): the state is saved in state_dir and brought back on the next start
+    # {"service.function": {"NAME": "value"}}: environment variables set over the manifest's, as
+    # `aws lambda update-function-configuration` would (e.g. the carrier's transit time).
+    function_environment: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def concurrency_limit(fn: mf.Function, max_workers: int = DEFAULT_MAX_WORKERS) -> int:
@@ -139,6 +148,10 @@ class Runtime:
         self.control: ControlServer | None = None
         self.started_at = 0.0
         self.schedule_clock = ScheduleClock(self.config.schedule_speed)
+        self.state: RuntimeState | None = None  # persistence (config.persist)
+        self.restored = ""  # what a restart brought back, in words ("" when it started empty)
+        self.restore_stats: dict[str, Any] = {}  # moto's figures for the restore
+        self.final_snapshot: dict[str, Any] = {}  # figures of the snapshot taken by stop()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -165,13 +178,22 @@ class Runtime:
         t0 = time.perf_counter()
         cfg.state_dir = Path(cfg.state_dir).resolve()
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        self._spawn_moto()  # boots while the manifests and the boto3 models load
+        restoring = False
+        if cfg.persist:
+            self.state = RuntimeState(self)
+            if cfg.fresh:
+                self.state.discard()
+            restoring = self.state.load()  # the journal and stream checkpoints; moto reads its own part
+        self._spawn_moto()  # boots (and restores) while the manifests and the boto3 models load
         self.services = load_all_services(cfg.services_roots)
         self.clients = Clients("", cfg.region)
         self.clients.warm((*PROVISION_CLIENTS, "dynamodbstreams"))
         self._wait_for_moto()
         self.clients.endpoint = self.moto_url
-        self.topology = Provisioner(self.clients, self.deployment, tap=False).provision(self.services)
+        # Over restored resources, provisioning keeps what exists and creates what the manifests added.
+        clients = IdempotentClients(self.clients) if restoring else self.clients
+        self.topology = Provisioner(clients, self.deployment, tap=False).provision(self.services)
+        self._override_environment()
         layer = self._layer()
         base_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -205,7 +227,10 @@ class Runtime:
                 kind, SqsSource if wiring.function.trigger.uses_queue else None
             )
             if source_cls:
-                self._threads.append(source_cls(self, wiring, self.hosts[name]))
+                source = source_cls(self, wiring, self.hosts[name])
+                if self.state is not None and isinstance(source, StreamSource):
+                    source.resume = dict(self.state.checkpoints.get(name, {}))
+                self._threads.append(source)
         self.schedule_clock = ScheduleClock(cfg.schedule_speed)
         for thread in self._threads:
             thread.start()
@@ -214,8 +239,32 @@ class Runtime:
         self.control = ControlServer(self, cfg.host, cfg.control_port)
         self.control.start()
         self.started_at = time.time()
+        if restoring:
+            self.restored = self._describe_restore()
+        if self.state is not None:
+            self.state.start(cfg.snapshot_seconds)
         self.startup_ms = (time.perf_counter() - t0) * 1000
         (cfg.state_dir / STATE_FILE).write_text(json.dumps(self.endpoints(), indent=2))
+
+    def _describe_restore(self) -> str:
+        stats = self.restore_stats
+        resumed = sum(1 for t in self._threads if getattr(t, "resume", None))
+        return (
+            f"restored {snapshot_path(self.config.state_dir)} ({stats.get('bytes', 0) / 2**20:.1f} MiB in "
+            f"{stats.get('seconds', 0):.2f} s): {len(self.topology.tables)} tables, {len(self.topology.buckets)} "
+            f"buckets, {stats.get('in_flight', 0)} SQS messages in flight made visible again, {resumed} stream "
+            f"mapping(s) resumed from their checkpoint, {len(self.journal.invocations)} journal entries"
+        )
+
+    def _override_environment(self) -> None:
+        """`function_environment` over the manifests' variables, in moto's function configuration too."""
+        for name, variables in self.config.function_environment.items():
+            wiring = self.topology.function(name)
+            wiring.environment.update(variables)
+            with contextlib.suppress(Exception):  # moto knows the function only when provisioned complete
+                getattr(self.clients, "lambda").update_function_configuration(
+                    FunctionName=wiring.physical_name, Environment={"Variables": wiring.environment}
+                )
 
     def _layer(self) -> Path:
         """A folder holding only `shared` (like the zip's top level): functions see nothing else of the repo."""
@@ -232,6 +281,11 @@ class Runtime:
         env = dict(os.environ)
         scripts = str(mf.REPO_ROOT / "scripts")
         env["PYTHONPATH"] = os.pathsep.join([str(mf.REPO_ROOT), scripts])
+        persistence = []
+        if self.state is not None:
+            persistence = ["--state-file", str(self.state.path)]
+            if self.config.retry_after is not None:
+                persistence += ["--visible-within", str(self.config.retry_after)]
         self._moto = subprocess.Popen(
             [
                 sys.executable,
@@ -241,6 +295,7 @@ class Runtime:
                 self.config.host,
                 "--port",
                 str(self.config.moto_port),
+                *persistence,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -253,7 +308,9 @@ class Runtime:
         line = self._moto.stdout.readline()
         if not line:
             raise RuntimeError(f"moto server did not start (exit code {self._moto.wait()})")
-        self.moto_url = json.loads(line)["url"]
+        ready = json.loads(line)
+        self.moto_url = ready["url"]
+        self.restore_stats = ready.get("restored", {})
         # Started now: provisioning may already publish (S3 -> EventBridge), the journal must see it.
         threading.Thread(target=self._read_moto, args=(self._moto.stdout,), name="moto-events", daemon=True).start()
 
@@ -272,8 +329,18 @@ class Runtime:
         for server in (self.gateway, self.control):
             if server is not None:
                 server.stop()
+        if self.state is not None:
+            self.state.stop()  # no periodic snapshot from here on
         for host in self.hosts.values():
             host.stop()
+        if self.state is not None and self._moto is not None and self._moto.poll() is None and self.moto_url:
+            # The pollers first (their checkpoints are final once they stopped), then the last snapshot.
+            for thread in self._threads:
+                thread.join(timeout=self.config.poll_wait_seconds + 2)
+            try:
+                self.final_snapshot = self.state.snapshot(final=True)
+            except Exception as exc:  # moto saves at its exit anyway (with the previous checkpoints)
+                print(f"final state snapshot failed: {exc}", file=sys.stderr)
         if self._moto is not None:
             if self._moto.poll() is None:
                 self._moto.terminate()

@@ -322,6 +322,11 @@ class StreamSource(_Source):
         super().__init__(runtime, wiring, host)
         self.streams = runtime.client("dynamodbstreams")
         self._iterators: dict[str, str] = {}
+        # Per shard, the sequence number of the last record this mapping is done with (processed, or
+        # dropped after its retries): saved with the runtime's state (state.py), and `resume`, the
+        # restored ones, where the mapping picks up after a restart instead of its starting position.
+        self.checkpoints: dict[str, str] = {}
+        self.resume: dict[str, str] = {}
         # The mapping's settings as provisioned (Terraform's defaults included). Not emulated:
         # BisectBatchOnFunctionError, and the on-failure record Lambda sends to the DLQ when the
         # retries are exhausted (here the records are dropped with a warning).
@@ -333,8 +338,14 @@ class StreamSource(_Source):
         position = self._settings["StartingPosition"]
         desc = self.streams.describe_stream(StreamArn=self.wiring.stream_arn)["StreamDescription"]
         for shard in desc["Shards"]:
+            after = self.resume.get(shard["ShardId"])
+            start: dict[str, str] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                if after
+                else {"ShardIteratorType": position}
+            )
             self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                StreamArn=self.wiring.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=position
+                StreamArn=self.wiring.stream_arn, ShardId=shard["ShardId"], **start
             )["ShardIterator"]
 
     def poll_once(self) -> None:
@@ -347,13 +358,19 @@ class StreamSource(_Source):
             if raw:
                 got_any = True
                 region = self.runtime.config.region
-                self._process([events.dynamodb_stream_record(r, self.wiring.stream_arn or "", region) for r in raw])
+                done = self._process(
+                    [events.dynamodb_stream_record(r, self.wiring.stream_arn or "", region) for r in raw]
+                )
+                if done:
+                    self.checkpoints[shard] = raw[done - 1]["dynamodb"]["SequenceNumber"]
         if not got_any:
             self.runtime.stopping.wait(0.25)  # Lambda polls a shard about four times a second
 
-    def _process(self, batch: list[dict[str, Any]]) -> None:
+    def _process(self, batch: list[dict[str, Any]]) -> int:
+        """Returns how many records of the batch it is done with (all, unless stopped while retrying)."""
         max_retries = self._settings["MaximumRetryAttempts"]  # -1: until the records expire (never, locally)
         attempts = 0
+        size = len(batch)
         while batch and not self.stopping:
             seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
             invocation = self.invoke({"Records": batch})
@@ -377,15 +394,16 @@ class StreamSource(_Source):
                 )
             self.runtime.journal.add_invocation(self.name_, "dynamodb_stream", invocation, outcomes)
             if first is None:
-                return
+                return size
             attempts += 1
             if 0 <= max_retries < attempts:
                 log.warning(
                     "%s: dropping %d stream records after %d retries", self.name_, len(batch) - first, max_retries
                 )
-                return
+                return size
             batch = batch[first:]
             self.runtime.stopping.wait(self.runtime.config.retry_after or 1.0)
+        return size - len(batch)
 
 
 class ScheduleSource(_Source):
