@@ -4,6 +4,7 @@
     StockReserved   (inventory)  charge the intent once -> PaymentSucceeded | PaymentFailed
     OrderCancelled  (orders)     refund a captured payment once -> PaymentRefunded;
                                  before the charge: make sure it never happens
+    OrderRejected   (orders)     close the intent (no stock: nothing will be charged)
 
 A record that must wait (StockReserved before OrderPlaced, a charge in progress in another
 invocation) raises and is reported in batchItemFailures, so SQS delivers it again later;
@@ -56,6 +57,8 @@ def record(envelope, _sqs_record) -> str:
             return service.charge(envelope, lease_until=_lease_until())
         case "OrderCancelled":
             return service.cancel(envelope, lease_until=_lease_until())
+        case "OrderRejected":
+            return service.close(envelope)
     raise ValueError(f"payments.process does not consume {envelope.detail_type}")  # manifest/rule drift
 
 

@@ -5,6 +5,7 @@ provider and publishing are ports (plain callables/protocols), so this runs with
     service.record_intent(order_placed)                    # OrderPlaced
     service.charge(stock_reserved, lease_until=deadline)   # StockReserved
     service.cancel(order_cancelled)                        # OrderCancelled
+    service.close(order_rejected)                          # OrderRejected
 
 Every method is safe under duplicate, reordered and concurrent delivery (see payment.py):
 it re-reads after a lost conditional write and decides again. It raises when the event
@@ -233,6 +234,33 @@ class PaymentService:
             refunded = payment.next(self._now(), state="refunded", refund_id=refund.refund_id, pending_event=event)
             if self.store.save(refunded, expected=payment):
                 return self._flush(refunded, owner=True)
+        raise TooManyConflicts(f"payment of {order_id} kept changing under us")
+
+    # ------------------------------------------------------------------ OrderRejected
+    def close(self, rejected: Envelope) -> str:
+        """The order was rejected (no stock): its intent is closed (`cancelled`), nothing is ever charged.
+
+        No StockReserved follows a rejection, so without this the intent stayed open forever.
+        OrderRejected may overtake OrderPlaced: a tombstone then keeps a late intent from opening.
+        """
+        order_id = rejected.data.order_id
+        for _ in range(MAX_CONFLICTS):
+            payment = self.store.get(order_id)
+            if payment is None:
+                tombstone = replace(
+                    Payment.cancelled_before_intent(order_id, now=self._now()), failure_reason="order_rejected"
+                )
+                if self.store.save(tombstone, expected=None):
+                    logger.info("order rejected before its intent: no charge ever", extra={"order_id": order_id})
+                    return "closed"
+                continue
+            if payment.state != "intent":
+                logger.info("order rejected; payment not open, nothing to close", extra=payment.summary())
+                return f"nothing to close ({payment.state})"
+            closed = payment.next(self._now(), state="cancelled", failure_reason="order_rejected")
+            if self.store.save(closed, expected=payment):
+                logger.info("order rejected: payment intent closed", extra=closed.summary())
+                return "closed"
         raise TooManyConflicts(f"payment of {order_id} kept changing under us")
 
     # ------------------------------------------------------------------ outbox
