@@ -16,6 +16,9 @@ Feeding functions as their triggers do:
     record = aws.sqs_record("payments.process", envelope)  # one record, to redeliver it (receive_count=2)
     status, body = aws.http("POST", "/orders", {...}, headers={"Idempotency-Key": "k1"})  # routed like API Gateway
     aws.deliver("orders.relay", *aws.stream_records("orders:events"))  # DynamoDB stream -> Lambda
+    batch = aws.queue_event("thumbnails.create")  # what S3/SNS/EventBridge put on the queue, as Lambda's batch
+
+Events come from devtools.aws_events, the builder the local runtime uses too.
 
 Event payloads for the e-commerce services: devtools.commerce_fixtures.
 
@@ -42,14 +45,19 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
 from devtools import manifest as mf
-from devtools.aws_events import LambdaContext, api_gateway_http, dynamodb_stream_record, sqs_record
+from devtools.aws_events import (
+    LambdaContext,
+    api_gateway_http,
+    dynamodb_stream_record_from_api,
+    sqs_record,
+    sqs_record_from_message,
+)
 from devtools.local.motoserver import apply_patches
 from devtools.local.provision import Provisioner, Topology
 
@@ -269,7 +277,8 @@ class MotoDeployment:
         """The table stream's records since the last call, as Lambda passes them to a function.
 
         Read from moto's stream (the changes the writes really made), reshaped like Lambda:
-        eventVersion 1.1, the table's region, eventSourceARN, creation time in epoch seconds.
+        eventVersion 1.1, the table's region, eventSourceARN, creation time in epoch seconds,
+        binary values (B, BS) as base64 text.
         """
         arn = self.clients.dynamodb.describe_table(TableName=self.table(table))["Table"]["LatestStreamArn"]
         streams = self.clients.streams
@@ -281,25 +290,8 @@ class MotoDeployment:
             ]
         response = streams.get_records(ShardIterator=iterator, Limit=1000)
         self._stream_iterators[table] = response.get("NextShardIterator") or iterator
-        out = []
-        for raw in response.get("Records", []):
-            change = raw["dynamodb"]
-            created = change.get("ApproximateCreationDateTime")
-            out.append(
-                dynamodb_stream_record(
-                    raw["eventName"],
-                    change["Keys"],
-                    new_image=change.get("NewImage"),
-                    old_image=change.get("OldImage"),
-                    stream_arn=arn,
-                    sequence_number=change["SequenceNumber"],
-                    view_type=change["StreamViewType"],
-                    event_id=raw["eventID"],
-                    created=created if isinstance(created, datetime) else None,
-                    size_bytes=change.get("SizeBytes"),
-                )
-            )
-        return out
+        # The local runtime's stream poller builds its records with the same function.
+        return [dynamodb_stream_record_from_api(raw, arn, REGION) for raw in response.get("Records", [])]
 
     # ------------------------------------------------------------------ state
     def dynamodb_table(self, ref: str):
@@ -343,6 +335,15 @@ class MotoDeployment:
 
     def published_types(self) -> list[str]:
         return [event["detail-type"] for event in self.published()]
+
+    def queue_event(self, function: str) -> dict[str, Any]:
+        """Drain the function's queue into the batch its event source mapping would pass Lambda:
+        what S3, SNS or EventBridge really delivered, as records the local runtime builds too."""
+        wiring = self.topology.function(function)
+        messages = self.queue_messages(function)
+        return {
+            "Records": [sqs_record_from_message(m, wiring.queue_arn or "", self.deployment.region) for m in messages]
+        }
 
     def queue_messages(self, function: str) -> list[dict[str, Any]]:
         """Drain the function's own queue (what its rules/subscriptions/notifications delivered)."""

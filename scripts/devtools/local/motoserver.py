@@ -20,9 +20,25 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
 - EventBridge -> SQS targets: the event moto writes lacks `account`, and moto renders it through
   a JSONPath template on every delivery (slow). Without an InputTransformer AWS delivers the
   event as is, so we serialise the event dict directly, with AWS's field order.
-- S3 event notifications: moto URL-encodes the object key with quote_plus, turning "in/a b.txt"
-  into "in%2Fa+b.txt"; S3 keeps the slashes ("in/a+b.txt"). moto also leaves out the object's
-  `versionId` (S3 sends it for versioned buckets) and the `sequencer`.
+- S3 event notifications (SQS, SNS, Lambda) have AWS's documented structure, built by
+  devtools.aws_events.s3_event_record: userIdentity, requestParameters, responseElements and
+  s3.bucket.ownerIdentity (moto left them out: Powertools' S3Model and S3Event rejected its
+  records), `versionId` for versioned buckets, an 18-hex-digit `sequencer`, and the key encoded
+  with its slashes kept ("in/a b.txt" -> "in/a+b.txt"; moto wrote "in%2Fa+b.txt"). All the
+  notifications of one request share its x-amz-request-id and sequencer.
+- S3 -> EventBridge: one event per request, with its own id, put on the region's default bus
+  through PutEvents (so the publish hook reports it), detail as devtools.aws_events.
+  s3_eventbridge_detail builds it ("etag", "reason": PutObject/CopyObject/
+  CompleteMultipartUpload). moto sent the documentation's sample to every rule of every bus:
+  one id for every upload, "eTag", reason "ObjectCreated", and a bus archive rule in the way
+  stopped it (silently) before later rules. No s3:ObjectTagging:Put ("Object Tags Added") for
+  tags given with an upload, and CompleteMultipartUpload emits its own event only (moto added an
+  ObjectCreated:Put: a multipart upload ran the handler twice).
+- SNS -> SQS raw message delivery of a Binary attribute: SQS gets the bytes (moto passed base64
+  text, and ReceiveMessage crashed hashing it: the message was never delivered, went to the DLQ
+  and could not be read there either).
+- DynamoDB Streams records (GetRecords) carry their table's region and eventVersion 1.1 (moto:
+  us-east-1 and 1.0).
 - SQS attributes, as `terraform apply` needs them: RedriveAllowPolicy is stored and returned
   (moto left it out of GetQueueAttributes); SetQueueAttributes changes only the attributes
   passed (moto erased Policy on every call without it; "" removes it, as in SQS);
@@ -46,6 +62,7 @@ Patches (each one makes moto closer to AWS, none changes the API surface):
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import email
 import json
@@ -85,24 +102,9 @@ def apply_patches() -> None:
 
     utils.EventTemplateParser.parse = staticmethod(parse)  # type: ignore[method-assign]
 
-    from urllib.parse import quote_plus
-
-    from moto.s3 import notifications
-
-    notifications.quote_plus = lambda text, safe="/", **kw: quote_plus(text, safe=safe, **kw)
-
-    original_event = notifications._get_s3_event
-
-    def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
-        event = original_event(event_name, bucket, key, notification_id)
-        obj = event["Records"][0]["s3"]["object"]
-        version = getattr(key, "version_id", None)
-        if version and version != "null":
-            obj["versionId"] = version
-        obj["sequencer"] = f"{int(key.last_modified.timestamp() * 1_000_000):016X}"
-        return event
-
-    notifications._get_s3_event = s3_event
+    _patch_s3_notifications()
+    _patch_sqs_binary_attributes_from_sns()
+    _patch_dynamodb_stream_record_fields()
     _patch_sqs_redrive_allow_policy()
     _patch_sqs_set_attributes_keeps_others()
     _patch_sqs_redrive_policy_format()
@@ -362,6 +364,190 @@ def _patch_lambda_logging_config() -> None:
     LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+
+
+_s3_request = threading.local()  # the S3 request whose notifications are being sent
+
+
+def _s3_request_ids() -> tuple[str, str, str]:
+    """(x-amz-request-id, x-amz-id-2, sequencer) of the S3 request being served: every notification
+    of one request (queue, topic, EventBridge) carries the same ones, as on AWS."""
+    from devtools import aws_events
+
+    ids = getattr(_s3_request, "ids", None)
+    if ids is None:
+        ids = (*aws_events.s3_request_ids(), aws_events.s3_sequencer())
+    return ids
+
+
+def _patch_s3_notifications() -> None:
+    # AWS S3 event notifications (to SQS, SNS, Lambda) follow the documented message structure,
+    # built by devtools.aws_events.s3_event_record: eventVersion 2.1, userIdentity.principalId,
+    # requestParameters.sourceIPAddress, responseElements (x-amz-request-id, x-amz-id-2),
+    # s3.bucket.ownerIdentity, the key URL-encoded with its slashes kept ("in/a b.txt" ->
+    # "in/a+b.txt"), versionId for versioned buckets, and an 18-hex-digit sequencer. moto 5.2.5
+    # left out userIdentity, requestParameters, responseElements, ownerIdentity, versionId and
+    # sequencer (Powertools' S3Model and the S3Event data class reject its records) and encoded
+    # "/" as %2F.
+    # EventBridge (bucket with EventBridge notifications): AWS puts one event per request on the
+    # region's default bus, with its own id and the detail of s3_eventbridge_detail ("etag",
+    # "reason": PutObject/CopyObject/CompleteMultipartUpload...). moto sent a copy of the doc
+    # sample to every rule of every bus: the same id for every upload, "eTag", reason
+    # "ObjectCreated", a fixed sequencer and request id, and a bus archive rule on the way raised
+    # (swallowed) before later rules got it. Now it goes through PutEvents on the default bus, so
+    # rules match it as AWS's and the publish hook reports it.
+    # Tags given with PutObject, CopyObject or CompleteMultipartUpload do not emit
+    # s3:ObjectTagging:Put ("Object Tags Added"); only PutObjectTagging does. moto sent one for
+    # every upload. CompleteMultipartUpload emits ObjectCreated:CompleteMultipartUpload only; moto
+    # sent an ObjectCreated:Put first (the handler ran twice for every multipart upload, e.g. an
+    # `aws s3 cp` of more than 8 MB).
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+
+    from devtools import aws_events
+
+    original_send = notifications.send_event
+
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        kind = notifications.S3NotificationEvent
+        if event_name == kind.OBJECT_TAGGING_PUT_EVENT and not getattr(_s3_request, "tagging_api", False):
+            return
+        if event_name == kind.OBJECT_CREATED_PUT_EVENT and getattr(_s3_request, "completing", False):
+            return  # CompleteMultipartUpload stores the object with moto's put_object: one event, not two
+        outer = getattr(_s3_request, "ids", None)
+        _s3_request.ids = (*aws_events.s3_request_ids(), aws_events.s3_sequencer())
+        try:
+            original_send(account_id, event_name, bucket, key)
+        finally:
+            _s3_request.ids = outer
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        request_id, host_id, sequencer = _s3_request_ids()
+        record = aws_events.s3_event_record(
+            bucket.name,
+            key.name,
+            size=key.size,
+            etag=key.etag,
+            event_name=getattr(event_name, "value", event_name),
+            version_id=getattr(key, "version_id", None),
+            sequencer=sequencer,
+            region=bucket.region_name,
+            configuration_id=notification_id,
+            account_id=bucket.account_id,
+            request_id=request_id,
+            host_id=host_id,
+            source_ip="127.0.0.1",  # the emulator's clients are local
+        )
+        return {"Records": [record]}
+
+    def send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        from moto.events.models import events_backends
+
+        request_id, _, sequencer = _s3_request_ids()
+        detail = aws_events.s3_eventbridge_detail(
+            bucket.name,
+            key.name,
+            size=key.size,
+            etag=key.etag,
+            event_name=getattr(event_name, "value", event_name),
+            version_id=getattr(key, "version_id", None),
+            sequencer=sequencer,
+            request_id=request_id,
+            requester=account_id,
+            source_ip="127.0.0.1",
+        )
+        entry = {
+            "Source": "aws.s3",
+            "DetailType": notifications._detail_type(event_name),
+            "Detail": json.dumps(detail),
+            "Resources": [bucket.arn],
+        }
+        try:  # asynchronous on AWS: a failure never fails the S3 request
+            events_backends[account_id][bucket.region_name].put_events([entry])
+        except Exception as exc:
+            logging.getLogger("devtools.local.motoserver").warning("S3 -> EventBridge: %s", exc)
+
+    original_tagging = S3Response.put_object_tagging
+
+    def put_object_tagging(self: Any) -> Any:
+        _s3_request.tagging_api = True
+        try:
+            return original_tagging(self)
+        finally:
+            _s3_request.tagging_api = False
+
+    original_complete = S3Backend.complete_multipart_upload
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _s3_request.completing = True
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            _s3_request.completing = False
+
+    notifications.send_event = send_event
+    notifications._get_s3_event = get_s3_event
+    notifications._send_event_bridge_message = send_event_bridge_message
+    S3Response.put_object_tagging = put_object_tagging  # type: ignore[method-assign]
+    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
+
+
+def _binary_attributes_as_bytes(attributes: Any) -> Any:
+    """SQS message attributes with every BinaryValue as bytes (SNS hands over base64 text)."""
+    if not isinstance(attributes, dict):
+        return attributes
+    out = {}
+    for name, attribute in attributes.items():
+        value = attribute.get("BinaryValue") if isinstance(attribute, dict) else None
+        if not isinstance(value, str):
+            out[name] = attribute
+            continue
+        try:
+            data = base64.b64decode(value, validate=True)
+        except ValueError:
+            data = value.encode()
+        out[name] = {**attribute, "BinaryValue": data}
+    return out
+
+
+def _patch_sqs_binary_attributes_from_sns() -> None:
+    # SNS raw message delivery to SQS turns each SNS message attribute into an SQS one; a Binary
+    # attribute's value is bytes in SQS. moto 5.2.5 passed the base64 text SNS holds, so
+    # ReceiveMessage crashed hashing it (TypeError, HTTP 500) after marking the message received:
+    # the client's retry saw an empty queue, the message was never delivered, went to the DLQ
+    # after maxReceiveCount, and stayed unreadable there (`dlq list` saw nothing). SQS's own
+    # SendMessage already passes bytes; only that internal path passed text.
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.send_message
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # (queue_name, message_body, message_attributes=None, ...): callers pass them either way
+        if len(args) > 2:
+            args = (*args[:2], _binary_attributes_as_bytes(args[2]), *args[3:])
+        elif kwargs.get("message_attributes"):
+            kwargs["message_attributes"] = _binary_attributes_as_bytes(kwargs["message_attributes"])
+        return original(self, *args, **kwargs)
+
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
+def _patch_dynamodb_stream_record_fields() -> None:
+    # DynamoDB Streams GetRecords: a record's awsRegion is its table's region and eventVersion
+    # "1.1" (AWS's documented records); moto 5.2.5 wrote "us-east-1" and "1.0" into every record.
+    # (B/BS values are base64 on the wire already; the local runtime's poller and the test kit
+    # turn the bytes boto3 returns back into base64 in devtools.aws_events.)
+    from moto.dynamodb.models.table import StreamRecord
+
+    original = StreamRecord.__init__
+
+    def __init__(self: Any, table: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, table, *args, **kwargs)
+        self.record["eventVersion"] = "1.1"
+        self.record["awsRegion"] = getattr(table, "region_name", None) or self.record["awsRegion"]
+
+    StreamRecord.__init__ = __init__  # type: ignore[method-assign]
 
 
 def _addresses(destinations: Any, kind: str) -> list[str]:
