@@ -325,14 +325,74 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         for fn, count in moved.items():
             print(f"{fn}: {count} message(s) moved back to the source queue")
         return 0
-    messages = control.call("GET", "/dlq" + (f"?function={args.function}" if args.function else ""))
-    if not messages:
-        print("DLQs are empty")
+    # "Empty" only when SQS agrees: a message that cannot be received (moto answering 500, which
+    # boto3's retry turns into an empty receive) or that is in flight is not listed, yet it is
+    # there. A message that reached a DLQ while listing shows up when listing again.
+    for attempt in range(3):
+        messages = control.call("GET", "/dlq" + (f"?function={args.function}" if args.function else ""))
+        try:
+            unlisted = _dlq_unlisted(args, messages)
+        except Exception as exc:
+            unlisted, error = [], f"could not check the DLQs' message counts: {type(exc).__name__}: {exc}"
+        else:
+            error = ""
+        if not unlisted or attempt == 2:
+            break
+        time.sleep(0.5)
     for m in messages:
         print(f"{m['function']}  {m['message_id']}  sent {_clock(m['sent'])}  receives {m['receive_count']}")
         print(f"    reason: {m['reason']}")
         print(f"    body:   {m['body'][:300]}")
-    return 0
+    if error:
+        print(error)
+        return 1
+    for function, dlq, count in unlisted:
+        print(
+            f"{function}  {count} message(s) in {dlq} could not be listed "
+            "(unreadable, in flight, or arrived since): see the runtime's and moto's stderr, then run `dlq list` again"
+        )
+    if not messages and not unlisted:
+        print("DLQs are empty")
+    return 1 if unlisted else 0
+
+
+def _dlq_unlisted(args: argparse.Namespace, listed: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(function, DLQ name, messages SQS counts but `dlq list` did not return) for every DLQ holding more."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    state = _state(args)
+    status = ControlClient(state["control"]).call("GET", "/status")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["moto"],
+        region_name=state["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    names = (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    )
+    out = []
+    for fn in status["functions"]:
+        if args.function and args.function not in (fn["function"], fn["physical_name"]):
+            continue
+        dlq = f"{fn['physical_name']}-dlq"  # devtools.manifest.dlq_name
+        try:
+            url = sqs.get_queue_url(QueueName=dlq)["QueueUrl"]
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                continue  # HTTP functions have no DLQ
+            raise
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names))["Attributes"]
+        held = sum(int(attributes.get(name, 0)) for name in names)
+        shown = sum(1 for m in listed if m.get("function") == fn["function"])
+        if held > shown:
+            out.append((fn["function"], dlq, held - shown))
+    return out
 
 
 def format_trace(steps: list[dict[str, Any]]) -> list[str]:

@@ -108,7 +108,8 @@ class ExecutionEnvironment:
         self._eof = False
         self.init_ms: float | None = None
         self.killed_rss_mb: float | None = None  # set when read() stopped the worker for its memory
-        self.log_stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        # Lambda's log stream of this environment (UTC date): AWS_LAMBDA_LOG_STREAM_NAME, context.log_stream_name.
+        self.log_stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
 
     def start(self) -> tuple[bool, dict[str, Any], float]:
         """Start the worker and import the handler: (ready, error, max RSS MB)."""
@@ -117,7 +118,7 @@ class ExecutionEnvironment:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=self.host.process_environment(),
+            env=self.host.process_environment(log_stream=self.log_stream),
             cwd=self.spec.path[0],
             start_new_session=True,  # Ctrl-C goes to the runtime, which stops workers itself
         )
@@ -257,19 +258,29 @@ class FunctionHost:
 
     # ------------------------------------------------------------------ environments
 
-    def process_environment(self) -> dict[str, str]:
+    def process_environment(self, log_stream: str | None = None) -> dict[str, str]:
+        """The worker's environment: the function's variables, then what the Lambda runtime sets
+        (reserved: a function's configuration cannot override them). Not set: AWS_LAMBDA_RUNTIME_API
+        and _X_AMZN_TRACE_ID (no Runtime API, no X-Ray here)."""
         env = dict(self._base_env)
+        env.setdefault("LANG", "en_US.UTF-8")
         env.update(self.spec.environment)
         env.update(
+            _HANDLER=self.spec.handler,
             AWS_LAMBDA_FUNCTION_NAME=self.spec.physical_name,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(self.spec.memory),
             AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+            AWS_LAMBDA_INITIALIZATION_TYPE="on-demand",
             AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.spec.physical_name}",
             AWS_EXECUTION_ENV="AWS_Lambda_python3.12",
             LAMBDA_TASK_ROOT=self.spec.path[0],
+            LAMBDA_RUNTIME_DIR="/var/runtime",
+            TZ=":UTC",
             PYTHONUNBUFFERED="1",
             PYTHONDONTWRITEBYTECODE="1",
         )
+        if log_stream:
+            env["AWS_LAMBDA_LOG_STREAM_NAME"] = log_stream
         return env
 
     def write_log(self, line: str) -> None:

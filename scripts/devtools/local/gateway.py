@@ -132,7 +132,9 @@ class Gateway:
             domain_name=f"127.0.0.1:{port}",
         )
         host = self.runtime.hosts[route.function]
-        invocation = host.invoke(event, request_id=request_id)
+        # Lambda gives every invocation its own request id (context.aws_request_id); API Gateway's
+        # requestContext.requestId (the apigw-requestid header) is another id.
+        invocation = host.invoke(event, request_id=str(uuid.uuid4()))
         self.runtime.journal.add_invocation(
             route.function,
             "http",

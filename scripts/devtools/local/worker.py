@@ -80,19 +80,35 @@ class _Tee:
         return True
 
 
+class CognitoIdentity:
+    """`context.identity`, as awslambdaric builds it: always an object, ids None unless a mobile SDK sent them."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
+        self.cognito_identity_id = identity_id
+        self.cognito_identity_pool_id = pool_id
+
+
 class LambdaContext:
-    """The context object Lambda passes (the attributes Python handlers use)."""
+    """The context object Lambda's Python runtime (awslambdaric's LambdaContext) passes.
+
+    Like awslambdaric, the function's attributes come from the runtime's environment variables,
+    so `memory_limit_in_mb` is a str ("256"); `identity` is an object whose Cognito ids are None;
+    `client_context` is None (no mobile SDK caller); every invocation has its own request id.
+    """
 
     def __init__(self, init: dict[str, Any], request_id: str, deadline: float) -> None:
-        self.function_name = init["function_name"]
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = init["function_arn"]
-        self.memory_limit_in_mb = int(init["memory"])
         self.aws_request_id = request_id
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = init["log_stream_name"]
-        self.identity = None
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = init["function_arn"]
+        self.tenant_id = None
         self.client_context = None
+        self.identity = CognitoIdentity()
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:
