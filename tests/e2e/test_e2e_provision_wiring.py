@@ -33,20 +33,15 @@ WAIT = 20.0
 # Settings Terraform writes as literals (infra/modules/service/*.tf, infra/modules/region/*.tf).
 QUEUE_RETENTION = 345600  # aws_sqs_queue.this.message_retention_seconds
 DLQ_RETENTION = 1209600  # aws_sqs_queue.dlq.message_retention_seconds
-TARGET_RETRY = {
-    "MaximumEventAgeInSeconds": 86400,
-    "MaximumRetryAttempts": 185,
-}  # aws_cloudwatch_event_target.*.retry_policy
+# aws_cloudwatch_event_target.this/.s3.retry_policy
+TARGET_RETRY = {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
 RESPONSE_TYPES = ["ReportBatchItemFailures"]  # aws_lambda_event_source_mapping.*.function_response_types
+# aws_lambda_event_source_mapping.stream: try(trigger.<key>, default)
 STREAM_DEFAULTS = {"starting_position": "TRIM_HORIZON", "bisect_batch_on_error": True, "maximum_retry_attempts": 10}
-SCHEDULE_RETRY = {
-    "MaximumEventAgeInSeconds": 3600,
-    "MaximumRetryAttempts": 3,
-}  # aws_scheduler_schedule.this.target.retry_policy
-SCHEDULE_ASYNC = {
-    "MaximumRetryAttempts": 2,
-    "MaximumEventAgeInSeconds": 3600,
-}  # aws_lambda_function_event_invoke_config.schedule
+# aws_scheduler_schedule.this.target.retry_policy
+SCHEDULE_RETRY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3}
+# aws_lambda_function_event_invoke_config.schedule
+SCHEDULE_ASYNC = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
 ARCHIVE_RETENTION_DAYS = 30  # region module, var.archive_retention_days default
 
 
