@@ -112,6 +112,15 @@ def apply_patches() -> None:
     _patch_s3_eventbridge_notification()
     _patch_lambda_logging_config()
     _serialize_dynamodb()
+    _free_what_moto_drops()
+
+
+def _free_what_moto_drops() -> None:
+    # Every other service: weak instance tracking, bounded SQS deleted handles, shard iterators
+    # that expire (devtools.local.moto_memory).
+    from devtools.local import moto_memory
+
+    moto_memory.patch()
 
 
 def _serialize_dynamodb() -> None:
