@@ -66,8 +66,11 @@ def test_an_uploaded_photo_gets_every_size_upright_and_one_created_event(runtime
     assert sizes == {128: (96, 128), 256: (192, 256), 512: (384, 512)}  # portrait: rotation applied
     assert runtime.wait_for(lambda _j: _published(runtime, "ThumbnailCreated"), timeout=15)
     assert len(_published(runtime, "ThumbnailCreated")) == 1
-    # `trace s3://...` follows the upload to the function and on to the event it published
-    trace = runtime.trace(f"s3://{uploads}/uploads/e2e/phone.jpg")
+    # `trace s3://...` follows the upload to the function and on to the event it published (the
+    # invocation is journaled when it returns, just after it published)
+    source = f"s3://{uploads}/uploads/e2e/phone.jpg"
+    assert runtime.wait_for(lambda _j: any(s.get("function") for s in runtime.trace(source)), timeout=10)
+    trace = runtime.trace(source)
     assert [s.get("function") or s.get("detail_type") for s in trace] == ["thumbnails.create", "ThumbnailCreated"]
 
 
