@@ -16,6 +16,13 @@ from typing import Any
 from devtools.local.functions import Invocation
 
 MAX_INVOCATIONS = 20_000
+# What else the journal keeps is bounded too, so that a runtime under load for hours keeps flat
+# memory (make bench-soak): the published events and failure reasons of about as many
+# invocations, and the log lines of the most recent ones only (every line is in the function's
+# log file; the reasons `dlq list` shows are taken from the lines when the invocation ends).
+MAX_PUBLISHES = 20_000
+MAX_FAILURES = 20_000
+KEEP_LOGS = 1_000
 
 
 @dataclass
@@ -67,6 +74,12 @@ class Failure:
     receive_count: int | None
 
 
+def _trim(items: dict[str, Any], limit: int) -> None:
+    """Drop the oldest entries (dicts keep insertion order) beyond `limit`."""
+    while len(items) > limit:
+        del items[next(iter(items))]
+
+
 class Journal:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -91,9 +104,13 @@ class Journal:
             self._seq += 1
             entry = InvocationEntry(self._seq, function, trigger, invocation, records or [], note)
             self.invocations.append(entry)
+            if len(self.invocations) > KEEP_LOGS:
+                self.invocations[-KEEP_LOGS - 1].invocation.log = []
             for rec in entry.records:
                 if not rec.ok:
+                    self.failures.pop(rec.id, None)  # re-inserted last: the oldest go first
                     self.failures[rec.id] = Failure(function, rec.id, rec.reason, time.time(), rec.receive_count)
+            _trim(self.failures, MAX_FAILURES)
             self._changed.notify_all()
             return entry
 
@@ -112,6 +129,7 @@ class Journal:
         }
         with self._lock:
             self.publishes[entry["id"]] = entry
+            _trim(self.publishes, MAX_PUBLISHES)
             self._changed.notify_all()
 
     def add_redrive(self, dlq_message_id: str, new_message_id: str) -> None:
