@@ -15,6 +15,7 @@ ENV          ?= dev
 REGION       ?= eu-west-1
 SERVICE      ?=
 LOCAL_ARGS   ?=
+SOAK_ARGS    ?=
 # Lambda runs python3.12 and python3.13: the tests also run under each one found here.
 LAMBDA_PYTHONS ?= 3.12 3.13
 # One Terraform root, applied per env/region with infra/envs/<env>/<region>.tfvars and .s3.tfbackend.
@@ -31,7 +32,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/scripts
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup test test-fast test-lambda-pythons lint fmt package local demo plan apply apply-local infra-check tf-lock \
-        catalog lock bench-package bench-local bench-thumbnails bench-eventstore clean
+        catalog lock bench-package bench-local bench-soak bench-thumbnails bench-eventstore clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -130,6 +131,9 @@ lock: ## Re-resolve requirements/*.in into pinned requirements/*.txt
 
 bench-local: $(STAMP) ## Events/s through EventBridge -> SQS -> function vs a bare boto3 loop
 	$(PY) -m devtools.local bench
+
+bench-soak: $(STAMP) ## Orders at a fixed rate on a fresh runtime: RSS, threads, fds, POST p95, lag, DLQ, restart; SOAK_ARGS="--rate 2 --minutes 20"
+	$(PY) -m devtools.local soak $(SOAK_ARGS)
 
 bench-thumbnails: $(STAMP) ## Thumbnail timings vs a full decode and a naive resize
 	$(PY) services/thumbnails/bench.py

@@ -112,15 +112,24 @@ def apply_patches() -> None:
     _patch_s3_eventbridge_notification()
     _patch_lambda_logging_config()
     _serialize_dynamodb()
-    _free_what_moto_drops()
+    _complete_cognito()
+    _flat_memory_and_costs()
 
 
-def _free_what_moto_drops() -> None:
+def _flat_memory_and_costs() -> None:
     # Every other service: weak instance tracking, bounded SQS deleted handles, shard iterators
-    # that expire (devtools.local.moto_memory).
-    from devtools.local import moto_memory
+    # that expire (devtools.local.moto_memory); a Query reads its partition only (moto_speed).
+    from devtools.local import moto_memory, moto_speed
 
     moto_memory.patch()
+    moto_speed.patch()
+
+
+def _complete_cognito() -> None:
+    # Cognito: DeleteResourceServer/UpdateResourceServer, which Terraform's destroy needs (devtools.local.moto_cognito).
+    from devtools.local import moto_cognito
+
+    moto_cognito.patch()
 
 
 def _serialize_dynamodb() -> None:
@@ -654,7 +663,10 @@ def main(argv: list[str] | None = None) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from devtools.local import moto_speed
     from devtools.local.state import MotoState
+
+    moto_speed.patch_server()  # the service of a request found once per host, not by listing moto's package
 
     state = MotoState(args.state_file, args.visible_within) if args.state_file else None
     restored = state.restore() if state is not None else {}

@@ -131,6 +131,7 @@ class Gate:
         self._exclusive = False
         self._waiting = 0
         self.requests = 0  # served since the last snapshot
+        self.requests_total = 0  # since moto started
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
@@ -139,6 +140,7 @@ class Gate:
                 self._cond.wait()
             self._serving += 1
             self.requests += 1
+            self.requests_total += 1
         try:
             yield
         finally:
@@ -360,9 +362,13 @@ class MotoState:
                     result, status = {"error": f"{type(exc).__name__}: {exc}"}, "500 Internal Server Error"
                 return _json(start_response, status, result)
             if path == ROUTE_INFO:
-                return _json(
-                    start_response, "200 OK", {"path": str(state.path), "restored": state.restored, "last": state.last}
-                )
+                info = {
+                    "path": str(state.path),
+                    "restored": state.restored,
+                    "last": state.last,
+                    "requests": state.gate.requests_total,
+                }
+                return _json(start_response, "200 OK", info)
             with state.gate.shared():
                 result = app(environ, start_response)
                 try:
