@@ -161,3 +161,38 @@ def test_the_gate_lets_requests_finish_and_holds_new_ones_during_a_snapshot():
     late.join()
     assert waited > 0.1
     assert order == ["slow start", "slow end", "snapshot", "late start", "late end"]
+
+
+def test_a_forked_snapshot_writes_the_state_of_the_moment_it_was_taken(aws, tmp_path):
+    sqs = _client("sqs")
+    url = sqs.create_queue(QueueName="work")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="before")
+    moto = state.MotoState(tmp_path / state.SNAPSHOT_FILE, fork=True)
+    figures = moto.snapshot(b"runtime")
+    assert figures["fork"] and figures["bytes"] == moto.path.stat().st_size
+    sqs.send_message(QueueUrl=url, MessageBody="after")  # the parent serves on; not in the file
+    _reset_moto()
+    runtime_part, moto_part = state.read_snapshot(moto.path)
+    state.install_moto(moto_part)
+    assert runtime_part == b"runtime"
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["before"]
+
+
+def test_a_long_poll_lets_a_snapshot_go_while_it_waits():
+    gate = state.Gate()
+    polling, resumed = threading.Event(), threading.Event()
+
+    def long_poll() -> None:
+        with gate.shared():
+            with gate.paused():  # what SQS's wait between looks does
+                polling.set()
+                time.sleep(0.5)
+            resumed.set()
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    polling.wait()
+    with gate.exclusive() as waited:
+        assert waited < 0.25 and not resumed.is_set()
+    poller.join()
+    assert resumed.is_set()

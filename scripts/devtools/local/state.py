@@ -19,11 +19,13 @@ the runtime crashed or was killed with SIGKILL alone). A kill -9 of everything (
 killer) loses at most the last interval: whatever moto accepted since the last snapshot.
 
 Consistency: a snapshot is taken with every moto request held (`Gate`: requests share it, the
-snapshot takes it alone once the requests being served have finished), so no table, queue or
-stream is caught half-written. The runtime's part is collected *before* the runtime asks for the
-snapshot: a checkpoint is never ahead of the stream it points into. After a restore, stream
-records handled between the two moments are delivered again (at least once, as Lambda does after
-a crash), never skipped.
+snapshot takes it alone once the requests being served have finished; an SQS long poll gives it
+up while it only waits), so no table, queue or stream is caught half-written. moto then forks:
+the child pickles its copy-on-write image of the state and writes the file while the parent
+serves again, so requests wait for the fork (milliseconds), not for the pickling. The
+runtime's part is collected *before* the runtime asks for the snapshot: a checkpoint is never
+ahead of the stream it points into. After a restore, stream records handled between the two
+moments are delivered again (at least once, as Lambda does after a crash), never skipped.
 
 On restore:
 - SQS messages that were in flight (received by a poller that is gone) become visible again as
@@ -52,6 +54,7 @@ import pickle
 import struct
 import threading
 import time
+import traceback
 import urllib.request
 import weakref
 from collections.abc import Callable, Iterator
@@ -121,8 +124,9 @@ def read_snapshot(path: Path, *, moto: bool = True) -> tuple[bytes, bytes] | Non
 class Gate:
     """Every moto request holds the gate shared; a snapshot holds it alone.
 
-    A snapshot waits for the requests being served (an SQS long poll: up to its WaitTimeSeconds)
-    while new requests wait for the snapshot (writer preference: a busy server cannot starve it).
+    A snapshot waits for the requests being served while new requests wait for the snapshot
+    (writer preference: a busy server cannot starve it). A request that only waits (an SQS long
+    poll between its looks at the queue: `paused()`) lets a snapshot go meanwhile.
     """
 
     def __init__(self) -> None:
@@ -130,24 +134,46 @@ class Gate:
         self._serving = 0
         self._exclusive = False
         self._waiting = 0
+        self._held = threading.local()  # whether this thread holds the gate shared
         self.requests = 0  # served since the last snapshot
         self.requests_total = 0  # since moto started
 
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
+    def _enter(self) -> None:
         with self._cond:
             while self._exclusive or self._waiting:
                 self._cond.wait()
             self._serving += 1
+        self._held.value = True
+
+    def _leave(self) -> None:
+        self._held.value = False
+        with self._cond:
+            self._serving -= 1
+            if not self._serving:
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        self._enter()
+        with self._cond:
             self.requests += 1
             self.requests_total += 1
         try:
             yield
         finally:
-            with self._cond:
-                self._serving -= 1
-                if not self._serving:
-                    self._cond.notify_all()
+            self._leave()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Inside a request: give the gate up while waiting (touching no state), take it back after."""
+        if not getattr(self._held, "value", False):
+            yield
+            return
+        self._leave()
+        try:
+            yield
+        finally:
+            self._enter()
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[float]:
@@ -291,9 +317,10 @@ def forget_shard_iterators() -> None:
 class MotoState:
     """In moto's process: restore at start, snapshot on request, at exit, and the gate."""
 
-    def __init__(self, path: Path, visible_within: float | None = None) -> None:
+    def __init__(self, path: Path, visible_within: float | None = None, *, fork: bool | None = None) -> None:
         self.path = Path(path)
         self.visible_within = visible_within
+        self.fork = hasattr(os, "fork") if fork is None else fork
         self.gate = Gate()
         self.runtime_part = b""  # the last runtime state the runtime sent (or the one restored)
         self.final = False  # the runtime took its final snapshot: nothing to save at exit
@@ -319,24 +346,51 @@ class MotoState:
         return self.restored
 
     def snapshot(self, runtime_part: bytes | None = None, *, final: bool = False) -> dict[str, Any]:
+        """Pickle moto's state as it is now and write the file; returns the figures.
+
+        With `fork` (the server), moto forks while every request is held and the child pickles
+        and writes its copy-on-write image of the state: requests wait only for the fork, not
+        for the pickling (which grows with the state: 0.6 s for 8 MB under load).
+        """
         with self._lock:
             if runtime_part is not None:
                 self.runtime_part = runtime_part
             t0 = time.perf_counter()
+            child = 0
             with self.gate.exclusive() as waited:
                 t1 = time.perf_counter()
-                moto_part = dump_moto()
+                if self.fork:
+                    child = os.fork()
+                    if child == 0:  # the child: one thread, the state frozen as it was at the fork
+                        code = 1
+                        try:
+                            write_snapshot(self.path, self.runtime_part, dump_moto())
+                            code = 0
+                        except BaseException:
+                            traceback.print_exc()
+                        finally:
+                            os._exit(code)
+                else:
+                    moto_part = dump_moto()
                 t2 = time.perf_counter()
-            size = write_snapshot(self.path, self.runtime_part, moto_part)
+            if child:
+                _, status = os.waitpid(child, 0)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    raise RuntimeError(f"the snapshot process failed (status {status}); {self.path} unchanged")
+                size = self.path.stat().st_size
+            else:
+                size = write_snapshot(self.path, self.runtime_part, moto_part)
             self.final = final
             self.last = {
                 "at": time.time(),
                 "bytes": size,
                 "waited_ms": round(waited * 1000, 1),  # for the requests being served
-                "pickle_ms": round((t2 - t1) * 1000, 1),
                 "paused_ms": round((t2 - t0) * 1000, 1),  # requests waited at most this long
                 "total_ms": round((time.perf_counter() - t0) * 1000, 1),
+                "fork": bool(child),
             }
+            if not child:
+                self.last["pickle_ms"] = round((t2 - t1) * 1000, 1)
             return self.last
 
     def at_exit(self) -> None:
@@ -349,6 +403,7 @@ class MotoState:
     def wsgi(self, app: Any) -> Any:
         """`app` behind the gate, with the snapshot routes in front."""
         state = self
+        _long_polls_release_the_gate(self.gate)
 
         def application(environ: dict[str, Any], start_response: Any) -> Any:
             path = environ.get("PATH_INFO")
@@ -379,6 +434,23 @@ class MotoState:
                         close()
 
         return application
+
+
+def _long_polls_release_the_gate(gate: Gate) -> None:
+    """An SQS ReceiveMessage with WaitTimeSeconds waits on its queue between looks: a snapshot
+    need not wait up to that long for it (measured: 0.9 s of each pause under the soak)."""
+    from moto.sqs.models import Queue
+
+    original = Queue.wait_for_messages
+    if getattr(original, "_releases_gate", False):
+        return
+
+    def wait_for_messages(self: Any, timeout: int) -> None:
+        with gate.paused():
+            original(self, timeout)
+
+    wait_for_messages._releases_gate = True  # type: ignore[attr-defined]
+    Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
 def _json(start_response: Any, status: str, payload: Any) -> list[bytes]:
