@@ -117,3 +117,23 @@ def test_shard_iterators_expire_after_15_minutes(aws, monkeypatch):
     assert [r["dynamodb"]["Keys"] for r in streams.get_records(ShardIterator=latest)["Records"]] == [
         {"pk": {"S": "new"}}
     ]
+
+
+def test_the_bus_archive_keeps_every_event_compactly_and_gives_them_back(aws):
+    from moto.events.models import events_backends
+
+    events = boto3.client("events", region_name=REGION)
+    events.create_event_bus(Name="bus")
+    events.create_archive(
+        ArchiveName="all", EventSourceArn=f"arn:aws:events:{REGION}:123456789012:event-bus/bus", RetentionDays=30
+    )
+    for i in range(3):
+        detail = json.dumps({"metadata": {"event_id": f"e{i}"}, "data": {"n": i}})
+        events.put_events(Entries=[{"EventBusName": "bus", "Source": "producer", "DetailType": "T", "Detail": detail}])
+    archive = events_backends["123456789012"][REGION].archives["all"]
+    assert isinstance(archive.events, moto_memory.CompactEvents) and all(
+        isinstance(t, str) for t in list.__iter__(archive.events)
+    )
+    assert [e["detail"]["data"]["n"] for e in archive.events] == [0, 1, 2]
+    assert archive.events[-1]["source"] == "producer"
+    assert events.describe_archive(ArchiveName="all")["EventCount"] == 3

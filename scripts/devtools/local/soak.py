@@ -181,6 +181,7 @@ class Driver:
     placed: list[Placed] = field(default_factory=list)
     refused: list[tuple[int, Any]] = field(default_factory=list)  # POST /orders answers other than 201
     lock: threading.Lock = field(default_factory=threading.Lock)
+    t0: float = 0.0  # when the drive started
 
     def _post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         t0 = time.time()
@@ -235,7 +236,7 @@ class Driver:
     def run(self, seconds: float, stop: threading.Event) -> None:
         """Start order i at t0 + i/rate, whatever the previous ones are doing (open loop)."""
         with ThreadPoolExecutor(max_workers=max(8, int(self.rate * 8)), thread_name_prefix="soak") as pool:
-            t0 = time.time()
+            t0 = self.t0 = time.time()
             i = 0
             while not stop.is_set():
                 due = t0 + i / self.rate
@@ -259,6 +260,7 @@ class RuntimeProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.endpoints: dict[str, Any] = {}
         self.ready_seconds = 0.0
+        self.moto_requests: int | None = None  # moto's request count at the last sample
 
     def start(self, *, fresh: bool, timeout: float = 180) -> None:
         state = self.state_dir / "runtime.json"
@@ -331,6 +333,15 @@ def views(endpoints: dict[str, Any]) -> dict[str, str]:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def moto_state(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """moto's persistence figures (devtools.local.state): the last snapshot, requests served."""
+    try:
+        with urllib.request.urlopen(endpoints["moto"] + "/_local/state", timeout=30) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return {}
+
+
 def dlq_depth(endpoints: dict[str, Any]) -> int:
     sqs = _aws(endpoints, "sqs")
     total = 0
@@ -383,6 +394,8 @@ class Sample:
     dlq: int
     timeouts: int
     usage: Usage
+    moto_rps: float = 0.0  # requests moto served per second in the window
+    snapshot: dict[str, Any] = field(default_factory=dict)  # the last periodic snapshot's figures
 
 
 @dataclass
@@ -402,6 +415,8 @@ class SoakResult:
     dlq: int = 0
     timeouts: int = 0
     max_lag_s: float = 0.0
+    # RSS added per order placed after warm-up, by process (KiB): what a leak would show first
+    growth_kib_per_order: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     undecided: int = 0
     stop_s: float = 0.0
@@ -429,13 +444,15 @@ class SoakResult:
             f"({self.rss_warm_mb:.0f} -> {self.rss_end_mb:.0f} MiB, peak {self.rss_peak_mb:.0f}); "
             f"POST p50 {self.p50_ms:.0f} ms p95 {self.p95_ms:.0f} ms; timeouts {self.timeouts}; "
             f"DLQ {self.dlq}; 5xx {self.errors_5xx}; projection lag max {self.max_lag_s:.1f} s; "
-            f"undecided {self.undecided}"
+            f"undecided {self.undecided}; after warm-up, per order: "
+            + ", ".join(f"{k} +{v:.0f} KiB" for k, v in self.growth_kib_per_order.items())
         )
 
 
 HEADER = (
     f"{'min':>5} {'ord/s':>5} {'p50':>5} {'p95':>5} {'5xx':>3} {'lag':>5} {'unpr':>4} {'DLQ':>3} {'t/o':>3} "
-    f"{'RSS rt':>6} {'moto':>5} {'workers':>10} {'total':>6}  {'threads r/m/w':>13}  {'fds r/m/w':>12}"
+    f"{'RSS rt':>6} {'moto':>5} {'workers':>10} {'total':>6}  {'threads r/m/w':>13}  {'fds r/m/w':>12} "
+    f"{'req/s':>5} {'snapshot':>14}"
 )
 
 
@@ -444,10 +461,12 @@ def format_sample(s: Sample) -> str:
     workers = f"{u.rss['workers']:.0f}({u.workers})"
     threads = f"{u.threads['runtime']}/{u.threads['moto']}/{u.threads['workers']}"
     fds = f"{u.fds['runtime']}/{u.fds['moto']}/{u.fds['workers']}"
+    snap = s.snapshot
+    snapshot = f"{snap['paused_ms']:.0f}ms/{snap['bytes'] / 2**20:.1f}MiB" if snap else "-"
     return (
         f"{s.at / 60:5.1f} {s.orders_per_s:5.2f} {s.p50_ms:5.0f} {s.p95_ms:5.0f} {s.errors_5xx:3d} {s.lag_s:5.1f} "
         f"{s.unprojected:4d} {s.dlq:3d} {s.timeouts:3d} {u.rss['runtime']:6.0f} {u.rss['moto']:5.0f} "
-        f"{workers:>10} {u.rss['total']:6.0f}  {threads:>13}  {fds:>12}"
+        f"{workers:>10} {u.rss['total']:6.0f}  {threads:>13}  {fds:>12} {s.moto_rps:5.0f} {snapshot:>14}"
     )
 
 
@@ -583,6 +602,10 @@ def _sample(
         waiting = [p.order_id for p in driver.placed if p.at < now - 5]
     latencies = [p[1] for p in posts]
     seen = views(rt.endpoints)
+    moto = moto_state(rt.endpoints)
+    requests = moto.get("requests", 0)
+    moto_rps = (requests - rt.moto_requests) / max(1e-9, now - since) if rt.moto_requests is not None else 0.0
+    rt.moto_requests = requests
     sample = Sample(
         at=now - t0,
         orders_per_s=len(placed) / max(1e-9, now - since),
@@ -594,6 +617,8 @@ def _sample(
         dlq=dlq_depth(rt.endpoints),
         timeouts=logscan.scan(),
         usage=usage(rt.endpoints["pid"]),
+        moto_rps=moto_rps,
+        snapshot=moto.get("last") or {},
     )
     _restock(http)
     return sample
@@ -619,6 +644,13 @@ def _summarise(
     result.rss_end_mb = during[-1].usage.rss["total"]
     result.rss_peak_mb = max(s.usage.rss["total"] for s in during if s.at >= warm.at)
     result.growth = result.rss_end_mb / max(1e-9, result.rss_warm_mb)
+    end = during[-1]
+    orders_after = sum(1 for p in driver.placed if p.at >= driver.t0 + warm.at)
+    if end is not warm and orders_after:
+        result.growth_kib_per_order = {
+            name: (end.usage.rss[name] - warm.usage.rss[name]) * 1024 / orders_after
+            for name in ("runtime", "moto", "workers")
+        }
     result.p50_ms, result.p95_ms = pct(latencies, 50), pct(latencies, 95)
     result.errors_5xx = sum(1 for p in driver.posts if p[2] >= 500)
     result.dlq = final.dlq
