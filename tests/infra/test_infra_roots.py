@@ -50,7 +50,10 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return json.loads(value)
+        try:
+            return json.loads(value)
+        except ValueError:  # an HCL string JSON cannot read (a template, an HCL-only escape)
+            return value[1:-1]
     return value
 
 
