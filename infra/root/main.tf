@@ -12,6 +12,8 @@ module "region" {
   env          = var.env
   region       = var.region
   alarm_emails = var.alarm_emails
+  # Every service's routes, for per-route throttling on the stage (created after the routes).
+  routes = merge([for s in module.service : s.http_route_access]...)
   # Only where a tfvars says so (dev): buckets are emptied on destroy, so an environment can go away in one pass.
   force_destroy = var.force_destroy
 }

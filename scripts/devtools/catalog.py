@@ -67,12 +67,36 @@ def service_table(services: list[Service]) -> str:
     return "\n".join(rows)
 
 
+ACCESS_TEXT = {
+    "public": "**public**: no authorizer; the function checks the caller's `{verified_by}`",
+    "customer": "**customer**: JWT authorizer (user pool): any signed-in user",
+    "staff": "**staff**: JWT authorizer (user pool), then the function checks group `staff`",
+}
+
+
+def _access_text(route) -> str:
+    text = ACCESS_TEXT[route.access].format(verified_by=route.verified_by)
+    if route.scopes:
+        text += "; the authorizer requires scope " + " or ".join(f"`{s}`" for s in route.scopes)
+    return text
+
+
+def route_table(services: list[Service]) -> str:
+    """Every HTTP route with who may call it (the manifests' `routes`: Terraform's authorizer settings)."""
+    rows = ["| route | function | access |", "|---|---|---|"]
+    for svc in services:
+        for fn in svc.functions:
+            for route in fn.trigger.route_access:
+                rows.append(f"| `{route.key}` | `{fn.qualified_name}` | {_access_text(route)} |")
+    return "\n".join(rows)
+
+
 def readme_with_table(services: list[Service], text: str) -> str:
     if START not in text or END not in text:
         raise SystemExit(f"README.md lacks the markers {START} ... {END}")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{service_table(services)}\n{END}{tail}"
+    return f"{head}{START}\n{service_table(services)}\n\n{route_table(services)}\n{END}{tail}"
 
 
 def event_schemas() -> dict[str, str]:

@@ -46,6 +46,16 @@ DEFAULT_BATCH_SIZE = 10
 DEFAULT_MAX_RECEIVE_COUNT = 3
 SQS_TRIGGERS = ("eventbridge", "sns", "s3")
 
+# Who may call an HTTP route (functions.<fn>.trigger.routes: "METHOD /path" -> access). The region's
+# user pool and JWT authorizer are infra/modules/region/cognito.tf + http_api.tf; shared/auth.py is
+# the functions' side. Change them together (tests/infra and shared/tests check they agree).
+ACCESS_LEVELS = ("public", "customer", "staff")
+STAFF_GROUP = "staff"  # aws_cognito_user_group.staff
+RESOURCE_SERVER = "eda"  # aws_cognito_resource_server.this.identifier
+RESOURCE_SERVER_SCOPES = {"staff": "Operations: stock, prices and exchange rates."}  # its scope blocks
+PLATFORM_SCOPES = tuple(f"{RESOURCE_SERVER}/{name}" for name in RESOURCE_SERVER_SCOPES)
+PUBLIC_VERIFICATIONS = ("hmac-signature",)
+
 
 class ManifestError(ValueError):
     """A manifest is invalid; the message names the file and the field."""
@@ -163,6 +173,43 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class RouteAccess:
+    """One HTTP route and who may call it (a `routes` entry of an http trigger).
+
+    customer: the JWT authorizer (the region's user pool) checks the token; the function takes
+    the customer id from the token's `sub`. staff: the same authorizer, and the function checks the
+    `staff` group (shared.auth.require_staff): API Gateway's JWT authorizer checks scopes, never
+    groups. With `scopes`, the authorizer also requires one of them (a 403 before the function).
+    public: no authorizer; `verified_by` says how the function authenticates its caller.
+    """
+
+    method: str
+    path: str
+    access: str
+    scopes: tuple[str, ...] = ()
+    verified_by: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def authorization_type(self) -> str:
+        """The route's authorization_type on the HTTP API (aws_apigatewayv2_route.this/.public)."""
+        return "NONE" if self.access == "public" else "JWT"
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"\{(\w+)\+?\}", self.path))
+
+    @classmethod
+    def parse(cls, key: str, value: Any) -> RouteAccess:
+        method, path = key.split(" ", 1)
+        spec = value if isinstance(value, dict) else {"access": value}
+        return cls(method, path, spec["access"], tuple(spec.get("scopes", ())), spec.get("verified_by"))
+
+
+@dataclass(frozen=True)
 class Trigger:
     type: str
     raw: dict[str, Any]
@@ -193,7 +240,13 @@ class Trigger:
     # -- http
     @property
     def routes(self) -> list[tuple[str, str]]:
-        return [tuple(r.split(" ", 1)) for r in self.raw.get("routes", [])]  # type: ignore[misc]
+        """(method, path) of every route, in manifest order."""
+        return [(r.method, r.path) for r in self.route_access]
+
+    @property
+    def route_access(self) -> list[RouteAccess]:
+        """Every route with who may call it, in manifest order."""
+        return [RouteAccess.parse(key, value) for key, value in (self.raw.get("routes") or {}).items()]
 
     # -- eventbridge
     @property
@@ -386,12 +439,48 @@ def _boolean_problem(data: Any, plain: PlainBoolean, schema_errors: list) -> str
     return f'{read}; quote it: "{token}"{either}'
 
 
+_ACCESS_HELP = (
+    "map each route to who may call it: customer, staff, {access: staff, scopes: [eda/staff]} or "
+    "{access: public, verified_by: hmac-signature}"
+)
+
+
+def _undeclared_route_access(data: Any) -> str | None:
+    """`field: why` for the first HTTP route whose access is not declared (the schema's oneOf message
+    would not say so), or None."""
+    functions = data.get("functions") if isinstance(data, dict) else None
+    for fn_name, fn in (functions or {}).items() if isinstance(functions, dict) else ():
+        trigger = fn.get("trigger") if isinstance(fn, dict) else None
+        if not isinstance(trigger, dict) or trigger.get("type") != "http" or "routes" not in trigger:
+            continue
+        at = f"functions.{fn_name}.trigger.routes"
+        routes = trigger["routes"]
+        if isinstance(routes, list):
+            listed = ", ".join(str(r) for r in routes[:2]) + (", ..." if len(routes) > 2 else "")
+            return f"{at}: [{listed}] declares no access for its routes; {_ACCESS_HELP} (e.g. `POST /orders: customer`)"
+        if not isinstance(routes, dict):
+            continue
+        for route, value in routes.items():
+            access = value.get("access") if isinstance(value, dict) else value
+            if access is None:
+                return f"{at}.{route}: no access declared; {_ACCESS_HELP}"
+            if value == "public":
+                return (
+                    f"{at}.{route}: a public route has no authorizer, so it must say how its function verifies the "
+                    "caller: {access: public, verified_by: hmac-signature}"
+                )
+    return None
+
+
 def parse_manifest(data: Any, path: Path, plain_booleans: tuple[PlainBoolean, ...] = ()) -> Service:
     """Validate one manifest's data against the JSON Schema and build the model.
 
     `plain_booleans` (from `parse_yaml`) are refused first where Terraform would read them differently
     from Python, or a string is wanted: the schema alone cannot see them (PyYAML reads `N` as "N")."""
     where = _relative(path)
+    undeclared = _undeclared_route_access(data)
+    if undeclared:
+        raise ManifestError(f"{where}: {undeclared}")
     errors = list(_validator().iter_errors(data))
     for plain in plain_booleans:
         problem = _boolean_problem(data, plain, errors)
@@ -648,6 +737,31 @@ def alarm_topic_name(env: str) -> str:
 def access_log_bucket_name(env: str, region: str, account_id: str) -> str:
     """The region's S3 access-log bucket: aws_s3_bucket.access_logs (region module)."""
     return f"{PROJECT}-{env}-access-logs-{account_id}-{region}"
+
+
+# Identity and the HTTP API (infra/modules/region/cognito.tf, http_api.tf).
+MOBILE_CLIENT = "mobile"  # aws_cognito_user_pool_client.mobile.name
+OPERATIONS_CLIENT = "operations"  # aws_cognito_user_pool_client.operations.name
+
+
+def user_pool_name(env: str) -> str:
+    """The region's user pool: aws_cognito_user_pool.customers (local.user_pool_name)."""
+    return f"{PROJECT}-{env}-customers"
+
+
+def user_pool_domain(env: str, region: str, account_id: str) -> str:
+    """Hosted UI domain prefix: aws_cognito_user_pool_domain.this (local.user_pool_domain)."""
+    return f"{PROJECT}-{env}-{account_id}-{region}"
+
+
+def http_api_name(env: str) -> str:
+    """The region's HTTP API: aws_apigatewayv2_api.this."""
+    return f"{PROJECT}-{env}-http"
+
+
+def authorizer_name(env: str) -> str:
+    """Its JWT authorizer: aws_apigatewayv2_authorizer.jwt."""
+    return f"{user_pool_name(env)}-jwt"
 
 
 def platform_environment_names(svc: Service, fn: Function) -> list[str]:

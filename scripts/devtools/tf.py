@@ -40,6 +40,7 @@ ENDPOINT_SERVICES = (
     "apigatewayv2",
     "cloudwatch",
     "cloudwatchlogs",
+    "cognitoidp",
     "dynamodb",
     "events",
     "iam",

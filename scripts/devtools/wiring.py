@@ -196,16 +196,110 @@ def schedules(scheduler: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def routes(apigw: Any) -> dict[str, str]:
-    """HTTP API route key -> the function it invokes (by name)."""
+def user_pools(idp: Any) -> dict[str, dict[str, Any]]:
+    """Cognito user pools by name: sign-in settings, domain, groups, resource server scopes, and each
+    app client's OAuth settings (by client name; secrets and ids are per creation)."""
+    out = {}
+    for summary in _paginate(idp, "list_user_pools", "UserPools", MaxResults=60):
+        pool_id = summary["Id"]
+        pool = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+        mfa = idp.get_user_pool_mfa_config(UserPoolId=pool_id)
+        clients = {}
+        for c in _paginate(idp, "list_user_pool_clients", "UserPoolClients", UserPoolId=pool_id, MaxResults=60):
+            client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=c["ClientId"])["UserPoolClient"]
+            clients[client["ClientName"]] = {
+                "secret": bool(client.get("ClientSecret")),
+                "oauth": bool(client.get("AllowedOAuthFlowsUserPoolClient")),
+                "flows": sorted(client.get("AllowedOAuthFlows") or []),
+                "scopes": sorted(client.get("AllowedOAuthScopes") or []),
+                "callback_urls": sorted(client.get("CallbackURLs") or []),
+                "logout_urls": sorted(client.get("LogoutURLs") or []),
+                "auth_flows": sorted(client.get("ExplicitAuthFlows") or []),
+                "identity_providers": sorted(client.get("SupportedIdentityProviders") or []),
+                "token_validity": {
+                    "access": client.get("AccessTokenValidity"),
+                    "id": client.get("IdTokenValidity"),
+                    "refresh": client.get("RefreshTokenValidity"),
+                    "units": client.get("TokenValidityUnits"),
+                },
+                "prevent_user_existence_errors": client.get("PreventUserExistenceErrors"),
+                "token_revocation": client.get("EnableTokenRevocation"),
+            }
+        groups = _paginate(idp, "list_groups", "Groups", UserPoolId=pool_id)
+        servers = _paginate(idp, "list_resource_servers", "ResourceServers", UserPoolId=pool_id, MaxResults=50)
+        out[pool["Name"]] = {
+            "username_attributes": sorted(pool.get("UsernameAttributes") or []),
+            "auto_verified": sorted(pool.get("AutoVerifiedAttributes") or []),
+            "password_policy": _password_policy((pool.get("Policies") or {}).get("PasswordPolicy") or {}),
+            "mfa": mfa.get("MfaConfiguration"),
+            "totp": bool((mfa.get("SoftwareTokenMfaConfiguration") or {}).get("Enabled")),
+            "domain": pool.get("Domain"),
+            "groups": sorted(g["GroupName"] for g in groups),
+            "resource_servers": {
+                r["Identifier"]: sorted(f"{r['Identifier']}/{s['ScopeName']}" for s in r.get("Scopes") or [])
+                for r in servers
+            },
+            "clients": clients,
+        }
+    return out
+
+
+def _password_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    """As AWS describes it (every field; a requirement not sent is off): moto echoes what was sent, and
+    Terraform sends PasswordHistorySize 0 where it leaves RequireSymbols false out."""
+    requirements = ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
+    return {
+        "MinimumLength": policy.get("MinimumLength", 8),
+        **{name: bool(policy.get(name)) for name in requirements},
+        "TemporaryPasswordValidityDays": policy.get("TemporaryPasswordValidityDays", 7),
+        "PasswordHistorySize": policy.get("PasswordHistorySize") or 0,
+    }
+
+
+def _issuer_names(idp: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Pool id -> pool name and client id -> client name: an authorizer is described by names."""
+    pools, clients = {}, {}
+    for summary in _paginate(idp, "list_user_pools", "UserPools", MaxResults=60):
+        pools[summary["Id"]] = summary["Name"]
+        for c in _paginate(idp, "list_user_pool_clients", "UserPoolClients", UserPoolId=summary["Id"], MaxResults=60):
+            clients[c["ClientId"]] = f"{summary['Name']}/{c['ClientName']}"
+    return pools, clients
+
+
+def routes(apigw: Any, idp: Any | None = None) -> dict[str, dict[str, Any]]:
+    """HTTP API route key -> the function it invokes (by name) and its authorization: none, or the
+    JWT authorizer (its issuer and audience named by user pool and client) with the route's scopes."""
+    pools, clients = _issuer_names(idp) if idp is not None else ({}, {})
     out = {}
     for api in apigw.get_apis().get("Items", []):
         integrations = {i["IntegrationId"]: i for i in apigw.get_integrations(ApiId=api["ApiId"]).get("Items", [])}
+        authorizers: dict[str, Any] = {}  # by id (moto has GetAuthorizer, not GetAuthorizers)
         for route in apigw.get_routes(ApiId=api["ApiId"]).get("Items", []):
             integration = integrations.get((route.get("Target") or "").removeprefix("integrations/"), {})
             uri = integration.get("IntegrationUri", "")
             found = re.search(r"function:([^/:]+)", uri)
-            out[route["RouteKey"]] = found.group(1) if found else uri
+            entry: dict[str, Any] = {
+                "function": found.group(1) if found else uri,
+                "payload_format": integration.get("PayloadFormatVersion"),
+                "authorization": route.get("AuthorizationType") or "NONE",
+                "scopes": sorted(route.get("AuthorizationScopes") or []),
+            }
+            authorizer_id = route.get("AuthorizerId")
+            if authorizer_id and authorizer_id not in authorizers:
+                authorizers[authorizer_id] = apigw.get_authorizer(ApiId=api["ApiId"], AuthorizerId=authorizer_id)
+            authorizer = authorizers.get(authorizer_id or "")
+            if authorizer is not None:
+                jwt = authorizer.get("JwtConfiguration") or {}
+                issuer = jwt.get("Issuer", "")
+                pool = pools.get(issuer.rsplit("/", 1)[-1])
+                entry["authorizer"] = {
+                    "name": authorizer.get("Name"),
+                    "type": authorizer.get("AuthorizerType"),
+                    "identity_source": authorizer.get("IdentitySource"),
+                    "issuer": f"user pool {pool}" if pool else issuer,
+                    "audience": sorted(clients.get(a, a) for a in jwt.get("Audience") or []),
+                }
+            out[route["RouteKey"]] = entry
     return out
 
 
@@ -225,7 +319,8 @@ def describe(clients: Any) -> dict[str, Any]:
             "topics": topics(clients.sns),
             "secrets": secrets(clients.secretsmanager),
             "schedules": schedules(clients.scheduler),
-            "routes": routes(clients.apigatewayv2),
+            "user_pools": user_pools(getattr(clients, "cognito-idp")),
+            "routes": routes(clients.apigatewayv2, getattr(clients, "cognito-idp")),
         }
     )
 

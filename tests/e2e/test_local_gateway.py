@@ -13,6 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from devtools.local.gateway import Gateway
+from devtools.local.provision import RouteWiring
+from devtools.manifest import RouteAccess
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit (10 MB)
 
@@ -33,12 +35,13 @@ class _Host:
 
 
 def _runtime(hosts: dict[str, tuple[list[tuple[str, str]], _Host]]):
-    functions = {
-        name: SimpleNamespace(qualified_name=name, function=SimpleNamespace(trigger=SimpleNamespace(routes=routes)))
+    public = [  # these routes declare no authorizer: the gateway's own answers are what is tested here
+        RouteWiring(RouteAccess(method, path, "public", verified_by="hmac-signature"), name)
         for name, (routes, _) in hosts.items()
-    }
+        for method, path in routes
+    ]
     return SimpleNamespace(
-        topology=SimpleNamespace(functions=functions),
+        topology=SimpleNamespace(routes=public, user_pool=None),
         hosts={name: host for name, (_, host) in hosts.items()},
         journal=_Journal(),
         config=SimpleNamespace(account_id="123456789012"),

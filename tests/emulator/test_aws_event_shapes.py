@@ -176,6 +176,45 @@ def test_http_api_event_from_a_raw_request_is_a_payload_v2_event():
     assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", aws_events.new_http_api_request_id())
 
 
+def test_a_jwt_authorized_request_carries_the_claims_as_api_gateway_passes_them():
+    claims = {
+        "sub": "6418b458-d091-705e-122e-04bf2945fcdf",
+        "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+        "client_id": "5kek0i61pgkokoob4fsm9fo9it",
+        "token_use": "access",
+        "scope": "eda/staff openid",
+        "exp": 1787996002,
+        "email_verified": True,
+        "cognito:groups": ["staff", "admins"],
+        "address": {"country": "AT"},
+        "nickname": None,
+    }
+    event = aws_events.api_gateway_http(
+        "PUT", "/rates/EUR", body="{}", route_key="PUT /rates/{base}", claims=claims, scopes=["eda/staff", "openid"]
+    )
+    parsed = APIGatewayProxyEventV2Model.model_validate(event)
+    jwt = parsed.requestContext.authorizer.jwt
+    assert jwt.scopes == ["eda/staff", "openid"]
+    assert jwt.claims == {  # every value a string; arrays bracketed, space separated; nulls left out
+        "sub": claims["sub"],
+        "iss": claims["iss"],
+        "client_id": claims["client_id"],
+        "token_use": "access",
+        "scope": "eda/staff openid",
+        "exp": "1787996002",
+        "email_verified": "true",
+        "cognito:groups": "[staff admins]",
+        "address": '{"country":"AT"}',
+    }
+    data = APIGatewayProxyEventV2(event)
+    assert data.request_context.authorizer.jwt_claim["sub"] == claims["sub"]
+    # a route without scopes passes null; one without an authorizer has no `authorizer` at all
+    unscoped = aws_events.api_gateway_http("GET", "/rates", claims={"sub": "u", "token_use": "id"})
+    assert APIGatewayProxyEventV2Model.model_validate(unscoped).requestContext.authorizer.jwt.scopes is None
+    assert "authorizer" not in aws_events.api_gateway_http("POST", "/webhooks/github")["requestContext"]
+    assert aws_events.jwt_claim(3.5) == "3.5" and aws_events.jwt_claim([]) == "[]"
+
+
 def test_http_api_response_maps_results_as_http_api_does():
     assert aws_events.http_api_response({"statusCode": 201, "body": "x", "cookies": ["c=1"]}) == (
         201,
@@ -363,6 +402,8 @@ COVERED = {
     "http_api_event": test_http_api_event_from_a_raw_request_is_a_payload_v2_event,
     "new_http_api_request_id": test_http_api_event_from_a_raw_request_is_a_payload_v2_event,
     "http_api_response": test_http_api_response_maps_results_as_http_api_does,
+    "jwt_authorizer": test_a_jwt_authorized_request_carries_the_claims_as_api_gateway_passes_them,
+    "jwt_claim": test_a_jwt_authorized_request_carries_the_claims_as_api_gateway_passes_them,
     "eventbridge_event": test_eventbridge_and_scheduled_events_are_eventbridge_events,
     "scheduled_event": test_eventbridge_and_scheduled_events_are_eventbridge_events,
     "s3_event_record": test_s3_notification_builders_have_the_documented_shape,

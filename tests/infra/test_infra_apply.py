@@ -92,6 +92,8 @@ WIRING_KINDS = (
     "topics",
     "secrets",
     "schedules",
+    "user_pools",
+    "routes",
 )
 
 
@@ -115,12 +117,54 @@ def test_local_runtime_wires_what_terraform_deploys(kind: str, deployed, provisi
 
 def test_http_routes_invoke_the_functions_the_local_gateway_serves(deployed):
     served = {
-        f"{method} {path}": m.function_name(ENV, fn)
+        route.key: m.function_name(ENV, fn)
         for svc in m.load_services()
         for fn in svc.functions
-        for method, path in fn.trigger.routes
+        for route in fn.trigger.route_access
     }
-    assert deployed["routes"] == served
+    assert {key: r["function"] for key, r in deployed["routes"].items()} == served
+
+
+def test_every_route_is_authorized_as_its_manifest_declares(deployed):
+    """customer and staff routes: the JWT authorizer on the region's pool, both clients as audience,
+    the manifest's scopes; public ones (the webhooks, and only they) have no authorizer."""
+    pool = m.user_pool_name(ENV)
+    routes = {r.key: r for svc in m.load_services() for fn in svc.functions for r in fn.trigger.route_access}
+    for key, got in deployed["routes"].items():
+        declared = routes[key]
+        assert got["authorization"] == declared.authorization_type, key
+        assert got["scopes"] == sorted(declared.scopes), key
+        if declared.access == "public":
+            assert "authorizer" not in got and declared.verified_by == "hmac-signature", key
+            continue
+        assert got["authorizer"] == {
+            "name": m.authorizer_name(ENV),
+            "type": "JWT",
+            "identity_source": ["$request.header.Authorization"],
+            "issuer": f"user pool {pool}",
+            "audience": [f"{pool}/{m.MOBILE_CLIENT}", f"{pool}/{m.OPERATIONS_CLIENT}"],
+        }, key
+    assert {k for k, r in routes.items() if r.access == "public"} == {"POST /webhooks/github", "POST /webhooks/slack"}
+
+
+def test_the_user_pool_serves_the_app_and_keeps_the_staff_scope_from_users(deployed):
+    (pool,) = deployed["user_pools"].values()
+    assert pool["groups"] == [m.STAFF_GROUP]
+    assert pool["resource_servers"] == {m.RESOURCE_SERVER: list(m.PLATFORM_SCOPES)}
+    app, tool = pool["clients"][m.MOBILE_CLIENT], pool["clients"][m.OPERATIONS_CLIENT]
+    assert (app["secret"], app["flows"], app["oauth"]) == (False, ["code"], True)  # public client, PKCE
+    assert "ALLOW_REFRESH_TOKEN_AUTH" in app["auth_flows"] and not set(app["scopes"]) & set(m.PLATFORM_SCOPES)
+    assert (tool["secret"], tool["flows"], tool["scopes"]) == (True, ["client_credentials"], list(m.PLATFORM_SCOPES))
+
+
+def test_the_stage_throttles_every_route_by_its_access(state_values):
+    (stage,) = [v for a, v in state_values.items() if a.endswith("aws_apigatewayv2_stage.default")]
+    limits = {s["route_key"]: s["throttling_rate_limit"] for s in stage["route_settings"]}
+    routes = {r.key: r.access for svc in m.load_services() for fn in svc.functions for r in fn.trigger.route_access}
+    assert set(limits) == set(routes)
+    assert {limits[k] for k, a in routes.items() if a == "public"} == {20}
+    assert {limits[k] for k, a in routes.items() if a == "customer"} == {100}
+    assert {limits[k] for k, a in routes.items() if a == "staff"} == {10}
 
 
 def test_function_environment_follows_the_manifest_loader(state_values):

@@ -239,6 +239,46 @@ def test_function_settings_follow_the_manifest(er: tuple[str, str], plans, servi
     assert checked == sum(len(s.functions) for s in services)
 
 
+@pytest.mark.parametrize("er", ENV_REGIONS, ids=_id)
+def test_routes_are_authorized_as_their_manifests_declare(er: tuple[str, str], plans, services):
+    """customer/staff routes behind the JWT authorizer (with the manifest's scopes), public ones in the
+    one resource whose CKV_AWS_309 skip names them; one user pool with its clients, group and scope."""
+    env, _ = er
+    planned = tf.planned_resources(plans[er])
+    routes = {
+        r["values"]["route_key"]: (
+            r["name"],
+            r["values"]["authorization_type"],
+            sorted(r["values"].get("authorization_scopes") or []),
+        )
+        for r in planned
+        if r["type"] == "aws_apigatewayv2_route"
+    }
+    declared = {
+        route.key: ("public" if route.access == "public" else "this", route.authorization_type, sorted(route.scopes))
+        for svc in services
+        for fn in svc.functions
+        for route in fn.trigger.route_access
+    }
+    assert routes == declared
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for r in planned:
+        by_type.setdefault(r["type"], []).append(r["values"])
+    (pool,) = by_type["aws_cognito_user_pool"]
+    assert pool["name"] == m.user_pool_name(env) and pool["username_attributes"] == ["email"]
+    assert pool["deletion_protection"] == ("ACTIVE" if env == "prod" else "INACTIVE")
+    clients = {c["name"]: c for c in by_type["aws_cognito_user_pool_client"]}
+    assert set(clients) == {m.MOBILE_CLIENT, m.OPERATIONS_CLIENT}
+    assert clients[m.MOBILE_CLIENT]["generate_secret"] is False and clients[m.MOBILE_CLIENT]["allowed_oauth_flows"] == [
+        "code"
+    ]
+    assert [g["name"] for g in by_type["aws_cognito_user_group"]] == [m.STAFF_GROUP]
+    (server,) = by_type["aws_cognito_resource_server"]
+    assert [f"{server['identifier']}/{s['scope_name']}" for s in server["scope"]] == list(m.PLATFORM_SCOPES)
+    (authorizer,) = by_type["aws_apigatewayv2_authorizer"]
+    assert authorizer["authorizer_type"] == "JWT" and authorizer["name"] == m.authorizer_name(env)
+
+
 @pytest.mark.parametrize("er", [er for er in ENV_REGIONS if er[1].startswith("eu-")], ids=_id)
 def test_eu_plans_name_only_eu_regions(er: tuple[str, str], plans):
     """Residency: nothing an EU env/region plans (names, ARNs, patterns, backend) points outside the EU."""

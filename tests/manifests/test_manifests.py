@@ -77,8 +77,56 @@ def test_an_http_trigger_needs_routes(services_dir):
 
 
 def test_a_bad_route_is_refused(services_dir):
-    _edit(services_dir, lambda d: d["functions"]["receive"]["trigger"].update(routes=["FETCH /x"]))
-    _fails(services_dir, "functions.receive.trigger.routes.0")
+    _edit(services_dir, lambda d: d["functions"]["receive"]["trigger"].update(routes={"FETCH /x": "customer"}))
+    _fails(services_dir, "functions.receive.trigger.routes", "'FETCH /x' does not match")
+
+
+# ------------------------------------------------------------------ who may call a route
+
+
+def _routes(services_dir: Path, routes) -> None:
+    _edit(services_dir, lambda d: d["functions"]["receive"]["trigger"].update(routes=routes))
+
+
+def test_routes_listed_without_access_are_refused_naming_file_and_field(services_dir):
+    _routes(services_dir, ["POST /webhooks/github", "POST /webhooks/slack"])
+    _fails(services_dir, "webhooks/service.yaml: functions.receive.trigger.routes:", "declares no access")
+
+
+def test_a_route_with_no_access_is_refused_naming_the_route(services_dir):
+    _routes(services_dir, {"POST /webhooks/github": None})
+    _fails(services_dir, "functions.receive.trigger.routes.POST /webhooks/github: no access declared")
+
+
+def test_a_public_route_must_say_how_its_caller_is_verified(services_dir):
+    _routes(services_dir, {"POST /webhooks/github": "public"})
+    _fails(services_dir, "routes.POST /webhooks/github", "verified_by")
+    _routes(services_dir, {"POST /webhooks/github": {"access": "public"}})
+    _fails(services_dir, "functions.receive.trigger.routes.POST /webhooks/github")
+
+
+def test_an_unknown_access_level_is_refused(services_dir):
+    _routes(services_dir, {"POST /webhooks/github": "admin"})
+    _fails(services_dir, "functions.receive.trigger.routes.POST /webhooks/github")
+
+
+def test_scopes_are_the_user_pools_and_only_for_staff_routes(services_dir):
+    _routes(services_dir, {"POST /webhooks/github": {"access": "staff", "scopes": ["eda/admin"]}})
+    _fails(services_dir, "functions.receive.trigger.routes.POST /webhooks/github")
+    _routes(services_dir, {"POST /webhooks/github": {"access": "customer", "scopes": ["eda/staff"]}})
+    _fails(services_dir, "functions.receive.trigger.routes.POST /webhooks/github")
+    _routes(services_dir, {"POST /webhooks/github": {"access": "staff", "scopes": ["eda/staff"]}})
+    (receive,) = [f for f in load_services(services_dir)[0].functions if f.name == "receive"]
+    (route,) = receive.trigger.route_access
+    assert (route.access, route.scopes, route.authorization_type) == ("staff", ("eda/staff",), "JWT")
+
+
+def test_every_http_route_of_every_manifest_declares_its_access():
+    routes = [r for s in load_services() for f in s.functions for r in f.trigger.route_access]
+    assert routes and all(r.access in ("public", "customer", "staff") for r in routes)
+    public = {r.key for r in routes if r.access == "public"}
+    assert public == {"POST /webhooks/github", "POST /webhooks/slack"}, "only webhooks skip the authorizer"
+    assert all(r.verified_by == "hmac-signature" for r in routes if r.access == "public")
 
 
 def test_an_unknown_trigger_type_is_refused(services_dir):
@@ -131,7 +179,7 @@ def test_an_event_has_one_producer(services_dir):
     data["name"] = "webhooks_copy"
     for fn in data["functions"].values():
         fn["handler"] = fn["handler"].replace("webhooks.", "webhooks_copy.", 1)
-    data["functions"]["receive"]["trigger"]["routes"] = ["POST /other"]  # routes are unique too
+    data["functions"]["receive"]["trigger"]["routes"] = {"POST /other": "customer"}  # routes are unique too
     (copy / "src" / "webhooks").rename(copy / "src" / "webhooks_copy")
     (copy / "service.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(ManifestError, match="already published by 'webhooks'"):

@@ -108,8 +108,19 @@ locals {
     for k, f in local.sns_functions : k => "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.env}-${replace(strcontains(f.trigger.topic, ":") ? split(":", f.trigger.topic)[0] : local.service, "_", "-")}-${strcontains(f.trigger.topic, ":") ? split(":", f.trigger.topic)[1] : f.trigger.topic}"
   }
 
-  # HTTP: "METHOD /path" -> function.
-  http_routes = merge([for k, f in local.http_functions : { for r in f.trigger.routes : r => k }]...)
+  # HTTP: "METHOD /path" -> {function, access, scopes}. The manifest maps each route to its access:
+  # `customer`, `staff`, or {access, scopes, verified_by} (devtools.manifest.RouteAccess).
+  http_routes = merge([for k, f in local.http_functions : {
+    for r, a in f.trigger.routes : r => {
+      function = k
+      access   = try(a.access, a)
+      scopes   = try(tolist(a.scopes), [])
+    }
+  }]...)
+  # Routes behind the region's JWT authorizer, and the public ones (no authorizer: their function
+  # verifies the caller, e.g. a webhook's HMAC signature).
+  authorized_routes = { for r, v in local.http_routes : r => v if v.access != "public" }
+  public_routes     = { for r, v in local.http_routes : r => v if v.access == "public" }
 
   # ---------------------------------------------------------------- environment
   function_environment = {

@@ -45,5 +45,13 @@ output "secret_arns" {
 
 output "http_routes" {
   description = "Route key -> manifest function name."
-  value       = local.http_routes
+  value       = { for r, v in local.http_routes : r => v.function }
+}
+
+output "http_route_access" {
+  description = "Route key -> who may call it (public, customer, staff), read from the created routes: the region's stage throttles each route and must wait for them."
+  value = merge(
+    { for r, route in aws_apigatewayv2_route.this : route.route_key => local.http_routes[r].access },
+    { for r, route in aws_apigatewayv2_route.public : route.route_key => local.http_routes[r].access },
+  )
 }

@@ -167,19 +167,34 @@ resource "aws_apigatewayv2_integration" "this" {
   timeout_milliseconds   = min(30000, each.value.timeout * 1000)
 }
 
+# customer and staff routes: the region's JWT authorizer (the user pool) validates the token first;
+# scopes, where the manifest declares them, are required by the authorizer too. Group checks
+# (staff) happen in the function: a JWT authorizer evaluates scopes, not groups.
 resource "aws_apigatewayv2_route" "this" {
-  #checkov:skip=CKV_AWS_309:Webhook providers (GitHub, Slack) cannot send IAM/JWT credentials; each function verifies the provider's HMAC signature instead.
-  for_each  = local.http_routes
-  api_id    = var.platform.http_api_id
-  route_key = each.key
-  target    = "integrations/${aws_apigatewayv2_integration.this[each.value].id}"
+  for_each             = local.authorized_routes
+  api_id               = var.platform.http_api_id
+  route_key            = each.key
+  target               = "integrations/${aws_apigatewayv2_integration.this[each.value.function].id}"
+  authorization_type   = "JWT"
+  authorizer_id        = var.platform.http_api_authorizer_id
+  authorization_scopes = length(each.value.scopes) > 0 ? each.value.scopes : null
+}
+
+# Routes the manifest declares `{access: public, verified_by: hmac-signature}`, and only those.
+resource "aws_apigatewayv2_route" "public" {
+  #checkov:skip=CKV_AWS_309:Only routes a manifest declares public with verified_by hmac-signature (the GitHub and Slack webhooks): their senders cannot send a JWT, and the function verifies the HMAC signature of every delivery.
+  for_each           = local.public_routes
+  api_id             = var.platform.http_api_id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.this[each.value.function].id}"
+  authorization_type = "NONE"
 }
 
 resource "aws_lambda_permission" "http" {
   for_each      = local.http_routes
   statement_id  = "AllowHttpApi-${replace(each.key, "/[^A-Za-z0-9]/", "-")}"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this[each.value].function_name
+  function_name = aws_lambda_function.this[each.value.function].function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${var.platform.http_api_execution_arn}/*/${split(" ", each.key)[0]}${split(" ", each.key)[1]}"
 }

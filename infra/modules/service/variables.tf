@@ -62,6 +62,7 @@ variable "platform" {
     idempotency_table_arn  = string
     http_api_id            = string
     http_api_execution_arn = string
+    http_api_authorizer_id = string
     alarm_topic_arn        = string
     access_log_bucket      = string
     force_destroy          = optional(bool, false)

@@ -11,6 +11,7 @@ trace ID                    where an event went: functions, order, latencies
 faults --duplicate-rate 1   fault injection switches on the running runtime
 tick FUNCTION               run a scheduled function now (the event its schedule sends)
 emails [--json]             emails SES (moto) has sent: to, subject, first lines, time
+token --user alice [--staff]  sign a local user up (or in) and print an access token for the HTTP API
 demo                        start, drive every service's scenario, summarise, stop
 bench                       events/s and latency vs a bare boto3 loop
 soak                        orders at a fixed rate for minutes: memory, latency, DLQ, restart
@@ -292,6 +293,31 @@ def cmd_emails(args: argparse.Namespace) -> int:
         print(json.dumps(emails, indent=2, default=str))
     else:
         print("\n".join(format_emails(emails)))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Sign a local user up (first time) or in, against the running runtime's user pool, and print a
+    token: `curl -H "Authorization: Bearer $(python -m devtools.local token --user alice)" ...`."""
+    import boto3
+
+    from devtools.local.identity import Users, decode, find_user_pool
+
+    state = _state(args)
+    idp = boto3.client(
+        "cognito-idp",
+        endpoint_url=state["moto"],
+        region_name=state["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    tokens = Users(idp, find_user_pool(idp, state["env"], state["region"])).token(args.user, staff=args.staff)
+    token = tokens.id_token if args.id_token else tokens.access_token
+    if args.json:
+        claims = decode(token)
+        print(json.dumps({"user": tokens.user, "sub": claims["sub"], "token": token, "claims": claims}, indent=2))
+    else:
+        print(token)
     return 0
 
 
@@ -577,6 +603,13 @@ def build_parser() -> argparse.ArgumentParser:
     mails = sub.add_parser("emails", help="emails SES (moto) has sent")
     mails.add_argument("--json", action="store_true")
     mails.set_defaults(func=cmd_emails)
+
+    tok = sub.add_parser("token", help="sign a local user up/in and print a token for the HTTP API")
+    tok.add_argument("--user", required=True, help="a name (alice -> alice@users.example) or an email")
+    tok.add_argument("--staff", action="store_true", help="put the user in the `staff` group")
+    tok.add_argument("--id-token", action="store_true", help="print the ID token instead of the access token")
+    tok.add_argument("--json", action="store_true", help="the token with its user, sub and claims")
+    tok.set_defaults(func=cmd_token)
 
     logs = sub.add_parser("logs", help="function logs")
     logs.add_argument("function", nargs="?")

@@ -7,6 +7,13 @@ problem details (shared.problems, application/problem+json) like the services' e
 route, 405 another method's route (with Allow), 413 a body over HTTP API's 10 MB, 414 a request
 line too long, 400 a bad Content-Length, 502. (HTTP API itself answers these with
 {"message": ...}, which cannot be reshaped without a $default route.)
+
+Routes declared `customer` or `staff` go through the JWT authorizer first, as on AWS
+(devtools.local.authorizer: the provisioned user pool's issuer, its two clients as audience, the
+pool's keys from moto): a refused token is API Gateway's own 401 `{"message":"Unauthorized"}` (or
+403 `{"message":"Forbidden"}` for a missing scope) with its `www-authenticate` header, and the
+function is not invoked; an accepted one reaches it as `requestContext.authorizer.jwt`.
+`gateway.authorizer.clock` is the time tokens are checked against (tests move it).
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from devtools import manifest as mf
 from devtools.local import events
+from devtools.local.authorizer import Decision, JwtAuthorizer, unauthorized
 from devtools.local.journal import RecordOutcome
 from shared.problems import CONTENT_TYPE, problem_body, request_instance
 
@@ -30,11 +39,12 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
 
 
 class Route:
-    def __init__(self, method: str, template: str, function: str) -> None:
+    def __init__(self, method: str, template: str, function: str, access: mf.RouteAccess | None = None) -> None:
         self.method = method
         self.template = template
         self.function = function
         self.key = f"{method} {template}"
+        self.access = access or mf.RouteAccess(method, template, "customer")  # undeclared: authorized
         pattern = re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", template)
         pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         self.regex = re.compile(f"^{pattern}$")
@@ -48,17 +58,24 @@ class Route:
 
 
 def build_routes(runtime: Runtime) -> list[Route]:
-    routes = []
-    for wiring in runtime.topology.functions.values():
-        for method, template in wiring.function.trigger.routes:
-            routes.append(Route(method, template, wiring.qualified_name))
+    """The provisioned routes (Topology.routes: every manifest route with its access)."""
+    routes = [Route(r.route.method, r.route.path, r.function, r.route) for r in runtime.topology.routes]
     return sorted(routes, key=lambda r: r.specificity, reverse=True)
+
+
+def build_authorizer(runtime: Runtime) -> JwtAuthorizer | None:
+    """The region's JWT authorizer on the provisioned user pool; its keys come from the moto server."""
+    pool = getattr(runtime.topology, "user_pool", None)
+    if pool is None:
+        return None
+    return JwtAuthorizer(pool.issuer, pool.audience, f"{runtime.moto_url}/{pool.id}/.well-known/jwks.json")
 
 
 class Gateway:
     def __init__(self, runtime: Runtime, host: str, port: int) -> None:
         self.runtime = runtime
         self.routes = build_routes(runtime)
+        self.authorizer = build_authorizer(runtime)
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -116,6 +133,12 @@ class Gateway:
             else:
                 self._problem(req, 404, request_id)
             return
+        authorized: Decision | None = None
+        if route.access.authorization_type == "JWT":
+            authorized = self._authorize(req, route)
+            if not authorized.allowed:
+                self._refuse(req, authorized, request_id)
+                return
         port = self.server.server_address[1]
         event = events.http_api_event(
             method=req.command,
@@ -130,6 +153,7 @@ class Gateway:
             request_id=request_id,
             source_ip=req.client_address[0],
             domain_name=f"127.0.0.1:{port}",
+            authorizer=authorized.authorizer if authorized is not None else None,
         )
         host = self.runtime.hosts[route.function]
         # Lambda gives every invocation its own request id (context.aws_request_id); API Gateway's
@@ -151,6 +175,17 @@ class Gateway:
             self._problem(req, 502, request_id)  # HTTP API: a malformed function result is a 502
             return
         self._reply(req, status, headers, cookies, data, request_id)
+
+    def _authorize(self, req: BaseHTTPRequestHandler, route: Route) -> Decision:
+        if self.authorizer is None:  # no user pool provisioned: nothing can be verified
+            return unauthorized("no authorizer is configured")
+        return self.authorizer.authorize(dict(req.headers.items()), route.access.scopes)
+
+    def _refuse(self, req: BaseHTTPRequestHandler, decision: Decision, request_id: str) -> None:
+        """API Gateway's own answer to a refused token (not a problem: its body, its header)."""
+        data = json.dumps(decision.body, separators=(",", ":")).encode()  # {"message":"Unauthorized"}, 26 bytes
+        headers = {"Content-Type": "application/json", **decision.headers}
+        self._reply(req, decision.status, headers, [], data, request_id)
 
     def _problem(
         self, req: BaseHTTPRequestHandler, status: int, request_id: str, headers: dict[str, str] | None = None

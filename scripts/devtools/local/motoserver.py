@@ -112,6 +112,7 @@ def apply_patches() -> None:
     _patch_s3_eventbridge_notification()
     _patch_lambda_logging_config()
     _serialize_dynamodb()
+    _complete_cognito()
     _flat_memory_and_costs()
 
 
@@ -122,6 +123,13 @@ def _flat_memory_and_costs() -> None:
 
     moto_memory.patch()
     moto_speed.patch()
+
+
+def _complete_cognito() -> None:
+    # Cognito: DeleteResourceServer/UpdateResourceServer, which Terraform's destroy needs (devtools.local.moto_cognito).
+    from devtools.local import moto_cognito
+
+    moto_cognito.patch()
 
 
 def _serialize_dynamodb() -> None:

@@ -21,12 +21,17 @@ Per function:
   or, for `delivery: eventbridge`, a rule on the default bus.
 Region-wide (region module): the event bus and its archive, the Powertools idempotency table, and
 (`complete`) the alarm topic and the versioned access-log bucket (service buckets do not log into
-it locally).
+it locally), the user pool (cognito.tf: pool, domain, group `staff`, resource server `eda` with its
+scopes, the `mobile` and `operations` clients) and the HTTP API (http_api.tf + the service module's
+routes: API, JWT authorizer on the pool, one integration per HTTP function, one route per manifest
+route with its authorization). The local gateway (gateway.py) serves `Topology.routes` and checks
+tokens with `Topology.user_pool`: what was created here. Over a restored moto the pool is found by
+name and kept (its users and their tokens survive a restart); the HTTP API is created again.
 
 Locally nothing is encrypted with the region's KMS key: KmsMasterKeyId/KMSKeyArn/kms_key_arn are
 not set (moto would accept them but nothing decrypts). Not created, since nothing local reads them:
 IAM role policies (IAM is not enforced locally), log groups, alarms and dashboards, the HTTP API
-(gateway.py serves the routes) and its Lambda permissions, bucket policies, public access blocks,
+(its `$default` stage and throttling) and the Lambda permissions, bucket policies, public access blocks,
 lifecycle and logging, table PITR/SSE.
 
 moto 5.2.5 (what moto drops, such as a DLQ's RedriveAllowPolicy or a function's LoggingConfig, is
@@ -64,7 +69,20 @@ from typing import Any
 from devtools import manifest as mf
 
 # The boto3 clients provisioning uses (`clients.<name>`).
-CLIENTS = ("sqs", "events", "dynamodb", "s3", "sns", "secretsmanager", "ses", "iam", "lambda", "scheduler")
+CLIENTS = (
+    "sqs",
+    "events",
+    "dynamodb",
+    "s3",
+    "sns",
+    "secretsmanager",
+    "ses",
+    "iam",
+    "lambda",
+    "scheduler",
+    "cognito-idp",
+    "apigatewayv2",
+)
 TAP_NAME = "local-runtime-tap"
 DEFAULT_MAIL_FROM = "no-reply@example.com"
 
@@ -85,6 +103,60 @@ SCHEDULE_INVOKE_CONFIG = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds":
 ARCHIVE_RETENTION_DAYS = 30  # region module: var.archive_retention_days default
 TRACING_MODE = "Active"  # aws_lambda_function.this.tracing_config.mode
 LOG_FORMAT = "JSON"  # aws_lambda_function.this.logging_config.log_format
+
+# infra/modules/region/cognito.tf
+USER_POOL = {  # aws_cognito_user_pool.customers
+    "UsernameAttributes": ["email"],
+    "AutoVerifiedAttributes": ["email"],
+    "DeletionProtection": "INACTIVE",  # "ACTIVE" in prod only
+    "Policies": {  # .password_policy
+        "PasswordPolicy": {
+            "MinimumLength": 12,
+            "RequireLowercase": True,
+            "RequireUppercase": True,
+            "RequireNumbers": True,
+            "RequireSymbols": False,
+            "TemporaryPasswordValidityDays": 3,
+        }
+    },
+    "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+    "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+}
+USER_POOL_MFA = {"MfaConfiguration": "OPTIONAL", "SoftwareTokenMfaConfiguration": {"Enabled": True}}
+STAFF_GROUP_DESCRIPTION = "Operations staff: stock, prices and exchange rates (checked by the functions)."
+TOKEN_VALIDITY_UNITS = {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"}
+MOBILE_CALLBACK_URLS = ["eda-shop://auth/signed-in"]  # var.identity defaults
+MOBILE_LOGOUT_URLS = ["eda-shop://auth/signed-out"]
+MOBILE_CLIENT = {  # aws_cognito_user_pool_client.mobile
+    "GenerateSecret": False,
+    "AllowedOAuthFlowsUserPoolClient": True,
+    "AllowedOAuthFlows": ["code"],
+    "AllowedOAuthScopes": ["openid", "email", "profile"],
+    "SupportedIdentityProviders": ["COGNITO"],
+    "CallbackURLs": MOBILE_CALLBACK_URLS,
+    "LogoutURLs": MOBILE_LOGOUT_URLS,
+    "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    "PreventUserExistenceErrors": "ENABLED",
+    "EnableTokenRevocation": True,
+    "AccessTokenValidity": 60,
+    "IdTokenValidity": 60,
+    "RefreshTokenValidity": 30,
+    "TokenValidityUnits": TOKEN_VALIDITY_UNITS,
+}
+OPERATIONS_CLIENT = {  # aws_cognito_user_pool_client.operations (scopes: the resource server's)
+    "GenerateSecret": True,
+    "AllowedOAuthFlowsUserPoolClient": True,
+    "AllowedOAuthFlows": ["client_credentials"],
+    "SupportedIdentityProviders": ["COGNITO"],
+    "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+    "PreventUserExistenceErrors": "ENABLED",
+    "EnableTokenRevocation": True,
+    "AccessTokenValidity": 60,
+    "TokenValidityUnits": TOKEN_VALIDITY_UNITS,
+}
+# infra/modules/region/http_api.tf and the service module's HTTP resources
+IDENTITY_SOURCES = ["$request.header.Authorization"]  # aws_apigatewayv2_authorizer.jwt.identity_sources
+PAYLOAD_FORMAT_VERSION = "2.0"  # aws_apigatewayv2_integration.this.payload_format_version
 
 
 def _jsonencode(value: Any) -> str:
@@ -311,6 +383,34 @@ class FunctionWiring:
 
 
 @dataclass
+class UserPoolWiring:
+    """The region's user pool as provisioned: what the gateway's JWT authorizer trusts."""
+
+    id: str
+    name: str
+    issuer: str
+    clients: dict[str, str]  # client name (mobile, operations) -> client id
+    domain: str
+
+    @property
+    def audience(self) -> list[str]:
+        """aws_apigatewayv2_authorizer.jwt.jwt_configuration.audience: both clients."""
+        return [self.clients[mf.MOBILE_CLIENT], self.clients[mf.OPERATIONS_CLIENT]]
+
+
+@dataclass(frozen=True)
+class RouteWiring:
+    """One route of the HTTP API: its key, its function (qualified name) and its authorization."""
+
+    route: mf.RouteAccess
+    function: str
+
+    @property
+    def key(self) -> str:
+        return self.route.key
+
+
+@dataclass
 class Topology:
     bus: str
     functions: dict[str, FunctionWiring]  # by qualified name
@@ -322,6 +422,9 @@ class Topology:
     idempotency_table: str
     ses_identities: list[str] = field(default_factory=list)
     archive: str | None = None
+    user_pool: UserPoolWiring | None = None  # `complete` provisioning only
+    routes: list[RouteWiring] = field(default_factory=list)  # every manifest route, manifest order
+    http_api_id: str | None = None  # `complete` provisioning only
 
     def function(self, name: str) -> FunctionWiring:
         """By qualified name (service.function) or physical name (env-service-function)."""
@@ -528,6 +631,16 @@ class Provisioner:
         for sender in senders:
             c.ses.verify_email_identity(EmailAddress=sender)
 
+        routes = [
+            RouteWiring(route, w.qualified_name)
+            for w in functions.values()
+            for route in w.function.trigger.route_access
+        ]
+        user_pool = http_api_id = None
+        if complete:
+            user_pool = self._user_pool()
+            http_api_id = self._http_api(user_pool, functions, routes)
+
         tap_url = None
         if self.tap:
             tap_url, tap_arn = self._queue(TAP_NAME, {"MessageRetentionPeriod": 3600})
@@ -544,7 +657,97 @@ class Provisioner:
             idempotency_table=idempotency,
             ses_identities=senders,
             archive=archive,
+            user_pool=user_pool,
+            routes=routes,
+            http_api_id=http_api_id,
         )
+
+    # ------------------------------------------------------------------ identity and the HTTP API
+
+    def _user_pool(self) -> UserPoolWiring:
+        """cognito.tf: the pool (found by name when moto was restored), its domain, group, resource
+        server and clients, each created when missing."""
+        d, env = self.d, self.d.env
+        idp = getattr(self.c, "cognito-idp")
+        name = mf.user_pool_name(env)
+        pools = [p for p in idp.list_user_pools(MaxResults=60).get("UserPools", []) if p["Name"] == name]
+        if pools:
+            pool_id = pools[0]["Id"]
+        else:
+            pool_id = idp.create_user_pool(PoolName=name, **USER_POOL)["UserPool"]["Id"]
+            idp.set_user_pool_mfa_config(UserPoolId=pool_id, **USER_POOL_MFA)
+        described = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+        domain = described.get("Domain") or mf.user_pool_domain(env, d.region, d.account_id)
+        if not described.get("Domain"):  # aws_cognito_user_pool_domain.this
+            idp.create_user_pool_domain(Domain=domain, UserPoolId=pool_id)
+        groups = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id).get("Groups", [])}
+        if mf.STAFF_GROUP not in groups:  # aws_cognito_user_group.staff
+            idp.create_group(GroupName=mf.STAFF_GROUP, UserPoolId=pool_id, Description=STAFF_GROUP_DESCRIPTION)
+        servers = {
+            r["Identifier"] for r in idp.list_resource_servers(UserPoolId=pool_id, MaxResults=50)["ResourceServers"]
+        }
+        if mf.RESOURCE_SERVER not in servers:  # aws_cognito_resource_server.this
+            idp.create_resource_server(
+                UserPoolId=pool_id,
+                Identifier=mf.RESOURCE_SERVER,
+                Name=f"{mf.PROJECT}-{env} HTTP API",
+                Scopes=[{"ScopeName": n, "ScopeDescription": t} for n, t in mf.RESOURCE_SERVER_SCOPES.items()],
+            )
+        clients = {
+            c["ClientName"]: c["ClientId"]
+            for c in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60).get("UserPoolClients", [])
+        }
+        wanted = {
+            mf.MOBILE_CLIENT: MOBILE_CLIENT,
+            mf.OPERATIONS_CLIENT: {**OPERATIONS_CLIENT, "AllowedOAuthScopes": list(mf.PLATFORM_SCOPES)},
+        }
+        for client, settings in wanted.items():
+            if client not in clients:
+                created = idp.create_user_pool_client(UserPoolId=pool_id, ClientName=client, **settings)
+                clients[client] = created["UserPoolClient"]["ClientId"]
+        issuer = f"https://cognito-idp.{d.region}.amazonaws.com/{pool_id}"  # local.issuer
+        return UserPoolWiring(pool_id, name, issuer, {k: clients[k] for k in wanted}, domain)
+
+    def _http_api(self, pool: UserPoolWiring, functions: dict[str, FunctionWiring], routes: list[RouteWiring]) -> str:
+        """http_api.tf + the service module's integrations and routes (created anew on every start)."""
+        d, env = self.d, self.d.env
+        api = self.c.apigatewayv2
+        name = mf.http_api_name(env)
+        for existing in api.get_apis().get("Items", []):
+            if existing["Name"] == name:
+                api.delete_api(ApiId=existing["ApiId"])
+        api_id = api.create_api(  # aws_apigatewayv2_api.this
+            Name=name, ProtocolType="HTTP", Description=f"HTTP routes of every service in {env}/{d.region}"
+        )["ApiId"]
+        authorizer_id = api.create_authorizer(  # aws_apigatewayv2_authorizer.jwt
+            ApiId=api_id,
+            Name=mf.authorizer_name(env),
+            AuthorizerType="JWT",
+            IdentitySource=IDENTITY_SOURCES,
+            JwtConfiguration={"Issuer": pool.issuer, "Audience": pool.audience},
+        )["AuthorizerId"]
+        integrations = {}
+        for w in functions.values():
+            if w.function.trigger.type != "http":
+                continue
+            invoke_arn = f"arn:aws:apigateway:{d.region}:lambda:path/2015-03-31/functions/{w.arn}/invocations"
+            integrations[w.qualified_name] = api.create_integration(  # aws_apigatewayv2_integration.this
+                ApiId=api_id,
+                IntegrationType="AWS_PROXY",
+                IntegrationUri=invoke_arn,
+                PayloadFormatVersion=PAYLOAD_FORMAT_VERSION,
+                TimeoutInMillis=min(30000, w.function.timeout * 1000),
+            )["IntegrationId"]
+        for r in routes:  # aws_apigatewayv2_route.this (JWT) / .public (NONE)
+            authorization: dict[str, Any] = {"AuthorizationType": r.route.authorization_type}
+            if r.route.authorization_type == "JWT":
+                authorization["AuthorizerId"] = authorizer_id
+                if r.route.scopes:
+                    authorization["AuthorizationScopes"] = list(r.route.scopes)
+            api.create_route(
+                ApiId=api_id, RouteKey=r.key, Target=f"integrations/{integrations[r.function]}", **authorization
+            )
+        return api_id
 
     def _queues(self, w: FunctionWiring) -> None:
         """The DLQ of an asynchronously fed function, and the queue of one fed through SQS."""

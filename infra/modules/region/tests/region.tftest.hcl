@@ -29,6 +29,47 @@ run "platform_names" {
   }
 }
 
+run "identity_for_every_route" {
+  command = plan
+
+  variables {
+    routes = { "POST /orders" = "customer", "PUT /rates/{base}" = "staff", "POST /webhooks/github" = "public" }
+  }
+
+  assert {
+    condition     = aws_cognito_user_pool.customers.name == "eda-dev-customers" && aws_cognito_user_group.staff.name == "staff"
+    error_message = "pool and group names differ from what the local provisioner creates (devtools.manifest)"
+  }
+  assert {
+    condition     = aws_cognito_user_pool_client.mobile.generate_secret == false && aws_cognito_user_pool_client.mobile.allowed_oauth_flows == toset(["code"])
+    error_message = "the mobile client is public (no secret) and uses the authorization code grant (with PKCE)"
+  }
+  assert {
+    condition     = !contains(tolist(aws_cognito_user_pool_client.mobile.allowed_oauth_scopes), "eda/staff")
+    error_message = "no user may be issued the staff scope through the app"
+  }
+  assert {
+    condition     = aws_cognito_user_pool_client.operations.generate_secret && aws_cognito_user_pool_client.operations.allowed_oauth_flows == toset(["client_credentials"])
+    error_message = "the operations client is confidential and machine-only"
+  }
+  assert {
+    condition     = aws_apigatewayv2_authorizer.jwt.authorizer_type == "JWT" && aws_apigatewayv2_authorizer.jwt.identity_sources == toset(["$request.header.Authorization"])
+    error_message = "the HTTP API's authorizer reads a JWT from the Authorization header"
+  }
+  assert {
+    condition     = one([for r in aws_apigatewayv2_stage.default.route_settings : r.throttling_rate_limit if r.route_key == "POST /webhooks/github"]) == 20 && one([for r in aws_apigatewayv2_stage.default.route_settings : r.throttling_rate_limit if r.route_key == "POST /orders"]) == 100
+    error_message = "each route is throttled by its access"
+  }
+}
+
+run "refuses_plain_http_redirects" {
+  command = plan
+  variables {
+    identity = { callback_urls = ["http://shop.example/cb"] }
+  }
+  expect_failures = [var.identity]
+}
+
 run "rejects_unknown_env" {
   command = plan
   variables {

@@ -19,6 +19,7 @@ variables {
     idempotency_table_arn  = "arn:aws:dynamodb:eu-west-1:000000000000:table/dev-idempotency"
     http_api_id            = "abc123"
     http_api_execution_arn = "arn:aws:execute-api:eu-west-1:000000000000:abc123"
+    http_api_authorizer_id = "jwt123"
     alarm_topic_arn        = "arn:aws:sns:eu-west-1:000000000000:eda-dev-alarms"
     access_log_bucket      = "eda-dev-access-logs-000000000000-eu-west-1"
   }
@@ -48,12 +49,41 @@ run "functions_follow_the_manifest" {
     error_message = "SQS mappings report partial batch failures"
   }
   assert {
-    condition     = length(aws_apigatewayv2_route.this) == 2
-    error_message = "one route per manifest route"
+    condition     = length(aws_apigatewayv2_route.public) == 2 && length(aws_apigatewayv2_route.this) == 0
+    error_message = "the webhooks' two routes are declared public: no authorizer"
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.public : r.authorization_type == "NONE"])
+    error_message = "public routes have no authorization"
   }
   assert {
     condition     = aws_dynamodb_table.this["deliveries"].point_in_time_recovery[0].enabled
     error_message = "tables need point-in-time recovery"
+  }
+}
+
+run "routes_get_the_authorizer_their_manifest_declares" {
+  command = plan
+
+  variables {
+    manifest_path = "tests/fixtures/access.yaml"
+  }
+
+  assert {
+    condition     = keys(aws_apigatewayv2_route.this) == ["GET /things/{id}", "POST /things", "PUT /rates/{base}"] && keys(aws_apigatewayv2_route.public) == ["POST /hooks"]
+    error_message = "customer and staff routes use the JWT authorizer; only the public one has none"
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.this : r.authorization_type == "JWT" && r.authorizer_id == "jwt123"])
+    error_message = "authorized routes must use the region's JWT authorizer"
+  }
+  assert {
+    condition     = aws_apigatewayv2_route.this["PUT /rates/{base}"].authorization_scopes == toset(["eda/staff"]) && aws_apigatewayv2_route.this["POST /things"].authorization_scopes == null
+    error_message = "scopes are required where the manifest declares them, and only there"
+  }
+  assert {
+    condition     = output.http_route_access == { "GET /things/{id}" = "customer", "POST /things" = "customer", "PUT /rates/{base}" = "staff", "POST /hooks" = "public" }
+    error_message = "http_route_access names every route with its access"
   }
 }
 
