@@ -74,15 +74,16 @@ def event_idempotency_config() -> IdempotencyConfig:
 
 def http_idempotency_config() -> IdempotencyConfig:
     """Config of `idempotent_http_command`, applied to the normalised request it builds:
-    `{"method", "path", "idempotency_key", "body"}`. The key is (method, path, header value);
-    the body is hashed for payload validation (same key + different body -> 422).
+    `{"method", "path", "caller", "idempotency_key", "body"}`. The key is (method, path, caller,
+    header value): another caller's same key is another request, never a replay of a response that
+    was not theirs. The body is hashed for payload validation (same key + different body -> 422).
 
     For Powertools' `@idempotent` on a raw HTTP API v2 event use
     `event_key_jmespath='headers."idempotency-key"'` instead (v2 lowercases header names).
     """
     return _config(
         "http",
-        event_key_jmespath="[method, path, idempotency_key]",
+        event_key_jmespath="[method, path, caller, idempotency_key]",
         payload_validation_jmespath="body",
         expires_after_seconds=HTTP_EXPIRY_SECONDS,
     )
@@ -213,7 +214,8 @@ def idempotent_event(func: F) -> F:
 
 def http_request_key(event: dict[str, Any]) -> dict[str, Any]:
     """Normalise an API Gateway event (HTTP API v2 or REST v1) to what is hashed:
-    method, path, the Idempotency-Key header (any case) and the body (parsed if JSON)."""
+    method, path, the caller (the verified token's `sub`, None on a public route), the
+    Idempotency-Key header (any case) and the body (parsed if JSON)."""
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     key = headers.get(HEADER)
     if key is None:
@@ -229,10 +231,13 @@ def http_request_key(event: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body, str):
         with contextlib.suppress(ValueError):  # hash the JSON value: whitespace or key order is the same request
             body = json.loads(body)
-    http = (event.get("requestContext") or {}).get("http") or {}
+    context = event.get("requestContext") or {}
+    http = context.get("http") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
     return {
         "method": http.get("method") or event.get("httpMethod"),
         "path": event.get("rawPath") or event.get("path"),
+        "caller": claims.get("sub"),
         "idempotency_key": str(key).strip(),
         "body": body,
     }

@@ -14,11 +14,19 @@ Feeding functions as their triggers do:
 
     aws.deliver("inventory.reservations", envelope, ...)  # EventBridge -> SQS batch; partial batch response
     record = aws.sqs_record("payments.process", envelope)  # one record, to redeliver it (receive_count=2)
-    status, body = aws.http("POST", "/orders", {...}, headers={"Idempotency-Key": "k1"})  # routed like API Gateway
+    status, body = aws.http("POST", "/orders", {...}, headers={"Idempotency-Key": "k1"}, user=customer("anna"))
     aws.deliver("orders.relay", *aws.stream_records("orders:events"))  # DynamoDB stream -> Lambda
     batch = aws.queue_event("thumbnails.create")  # what S3/SNS/EventBridge put on the queue, as Lambda's batch
 
 Events come from devtools.aws_events, the builder the local runtime uses too.
+
+Who calls: `user=` takes the claims of a token the route's JWT authorizer verified, as API Gateway
+hands them to the function (`requestContext.authorizer.jwt`): `customer("anna")` (an access token
+of the mobile client, `sub` derived from the name), `staff("olga")` (the same in group `staff`),
+`operations_tool()` (client credentials with scope eda/staff). A route the manifest declares
+customer or staff answers API Gateway's 401 without `user`, and 403 when it requires a scope the
+token lacks, without invoking the function; a public route ignores `user`. The signature, issuer,
+audience and expiry checks are the local gateway's (devtools.local.authorizer, tests/e2e).
 
 Event payloads for the e-commerce services: devtools.commerce_fixtures.
 
@@ -58,11 +66,59 @@ from devtools.aws_events import (
     sqs_record,
     sqs_record_from_message,
 )
+from devtools.local import authorizer
 from devtools.local.motoserver import apply_patches
 from devtools.local.provision import Provisioner, Topology
 
 REGION = "eu-west-1"
 NOT_FOUND = '{"message":"Not Found"}'  # API Gateway's answer when no route matches
+# The test kit's stand-in pool and app clients (tokens are not verified here: see the docstring).
+ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_TestKitPool"
+MOBILE_CLIENT_ID = "testkitmobileclient0000000"
+OPERATIONS_CLIENT_ID = "testkitoperationsclient000"
+
+
+def customer(name: str = "anna", *, groups: tuple[str, ...] = (), token_use: str = "access") -> dict[str, Any]:
+    """Claims of a signed-in user's token as Cognito issues them (access token by default; "id" for
+    an ID token); the same name always gives the same `sub`."""
+    import time
+    import uuid
+
+    now = int(time.time())
+    sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"eda-test-user:{name}"))
+    claims: dict[str, Any] = {"sub": sub, "iss": ISSUER, "token_use": token_use, "auth_time": now, "iat": now}
+    claims |= {"exp": now + 3600, "jti": str(uuid.uuid4()), "origin_jti": str(uuid.uuid4())}
+    if token_use == "access":
+        claims |= {"client_id": MOBILE_CLIENT_ID, "username": sub, "scope": "openid email profile"}
+    else:
+        claims |= {"aud": MOBILE_CLIENT_ID, "cognito:username": sub, "email": f"{name}@users.example"}
+    if groups:
+        claims["cognito:groups"] = list(groups)
+    return claims
+
+
+def staff(name: str = "olga", **kwargs: Any) -> dict[str, Any]:
+    """A staff member's claims: a user in group `staff`."""
+    return customer(name, groups=(mf.STAFF_GROUP,), **kwargs)
+
+
+def operations_tool() -> dict[str, Any]:
+    """An operations tool's access token (client credentials): scope eda/staff, no user."""
+    import time
+    import uuid
+
+    now = int(time.time())
+    return {
+        "sub": OPERATIONS_CLIENT_ID,
+        "iss": ISSUER,
+        "client_id": OPERATIONS_CLIENT_ID,
+        "token_use": "access",
+        "scope": " ".join(mf.PLATFORM_SCOPES),
+        "auth_time": now,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": str(uuid.uuid4()),
+    }
 
 
 class _Clients:
@@ -99,9 +155,9 @@ class MotoDeployment:
         self._stream_iterators: dict[str, str] = {}
         self._routes = sorted(
             (
-                _Route(method, template, wiring.qualified_name)
+                _Route(route.method, route.path, wiring.qualified_name, route)
                 for wiring in topology.functions.values()
-                for method, template in wiring.function.trigger.routes
+                for route in wiring.function.trigger.route_access
             ),
             key=lambda route: route.specificity,
             reverse=True,
@@ -232,11 +288,14 @@ class MotoDeployment:
         *,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
+        user: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Send a request through the HTTP API: routed to the function whose manifest route
         matches (the most specific one, as API Gateway picks), with routeKey and pathParameters
         set. No route: API Gateway's own 404, no function invoked. A dict/list body goes as
-        JSON (content-type application/json). Returns the function's raw response."""
+        JSON (content-type application/json). `user`: the caller's verified claims (`customer()`,
+        `staff()`); without them an authorized route is API Gateway's 401. Returns the function's
+        raw response (or API Gateway's own)."""
         route, params = self._route(method, path)
         if route is None:
             return {
@@ -244,6 +303,20 @@ class MotoDeployment:
                 "headers": {"content-type": "application/json"},
                 "body": '{"message":"Not Found"}',
             }
+        authorized = None
+        if route.access.authorization_type == "JWT":
+            decision = (
+                authorizer.unauthorized()
+                if user is None
+                else authorizer.check_scopes(route.access.scopes, user) or authorizer.allowed(user, route.access.scopes)
+            )
+            if not decision.allowed:
+                return {
+                    "statusCode": decision.status,
+                    "headers": {"content-type": "application/json", **decision.headers},
+                    "body": json.dumps(decision.body, separators=(",", ":")),
+                }
+            authorized = decision
         headers = dict(headers or {})
         if body is not None and not isinstance(body, (str, bytes)):
             body = json.dumps(body)
@@ -257,6 +330,8 @@ class MotoDeployment:
             path_parameters=params or None,
             route_key=route.key,
             region=self.deployment.region,
+            claims=authorized.claims if authorized else None,
+            scopes=authorized.scopes if authorized else None,
         )
         return self.invoke(route.function, event)
 
@@ -361,10 +436,10 @@ class MotoDeployment:
 
 
 class _Route:
-    """An HTTP API route ("GET /orders/{order_id}", "ANY /files/{path+}") and its function."""
+    """An HTTP API route ("GET /orders/{order_id}", "ANY /files/{path+}"), its function and access."""
 
-    def __init__(self, method: str, template: str, function: str) -> None:
-        self.method, self.template, self.function = method, template, function
+    def __init__(self, method: str, template: str, function: str, access: mf.RouteAccess) -> None:
+        self.method, self.template, self.function, self.access = method, template, function, access
         self.key = f"{method} {template}"
         parts = []
         for segment in template.strip("/").split("/"):

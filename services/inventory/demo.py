@@ -1,6 +1,7 @@
 """`make demo` scenario for inventory (see scripts/devtools/local/README.md). Not in the zip.
 
-Seeds rates and a SKU over HTTP, waits for its listings in four currencies, then invokes
+Seeds rates and a SKU over HTTP as staff (a customer's token is refused: 403), waits for its
+listings in four currencies (read with a customer's token), then invokes
 `reservations` directly with one SQS batch (a cancellation overtaking its order, then the
 order twice), which publishes nothing, so that other services see no orders they never took.
 """
@@ -43,14 +44,22 @@ def _placed(order_id: str, sku: str, quantity: int, region: str) -> dict:
 def scenario(demo) -> None:
     region = demo.runtime.config.region
     sku = "DEMO-" + uuid.uuid4().hex[:8].upper()
-    resp = demo.http("PUT", "/rates/EUR", json={"rates": {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}})
-    demo.expect(resp.status == 200, "rates seeded (200)", resp.body.decode())
+    ops = {"user": "demo-ops", "staff": True}
+    rates = {"rates": {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}}
+    refused = demo.http("PUT", "/rates/EUR", json=rates, user="mia")
+    demo.expect(
+        refused.status == 403 and refused.json().get("type", "").endswith("/forbidden"),
+        "a customer's token on a staff route: 403 problem (the function checks group staff)",
+        refused.body.decode(),
+    )
+    resp = demo.http("PUT", "/rates/EUR", json=rates, **ops)
+    demo.expect(resp.status == 200, "rates seeded by staff (200)", resp.body.decode())
     body = {"name": "Demo mug", "quantity": 3, "base_price": {"amount": "24.00", "currency": "EUR"}}
-    resp = demo.http("PUT", f"/inventory/{sku}", json={**body, "low_stock_threshold": 2})
+    resp = demo.http("PUT", f"/inventory/{sku}", json={**body, "low_stock_threshold": 2}, **ops)
     demo.expect(resp.status == 201, f"{sku} created with 3 units (201)", resp.body.decode())
 
     def listing(market: str):
-        got = demo.http("GET", f"/listings/{market}/{sku}")
+        got = demo.http("GET", f"/listings/{market}/{sku}", user="mia")
         return got.json() if got.status == 200 else None
 
     jp = demo.eventually(lambda: listing("jp"), "listing projected (jp)")
@@ -80,5 +89,5 @@ def scenario(demo) -> None:
     )
     item = demo.get_item("reservations", {"order_id": {"S": order_id}}) or {}
     demo.expect(item.get("state", {}).get("S") == "tombstone", "cancel before order: tombstone", str(item.get("state")))
-    stock = demo.http("GET", f"/inventory/{sku}").json()
+    stock = demo.http("GET", f"/inventory/{sku}", **ops).json()
     demo.expect((stock["available"], stock["reserved"]) == (3, 0), "nothing reserved for it", json.dumps(stock))

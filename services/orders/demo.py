@@ -1,10 +1,11 @@
 """`make demo` scenario for orders: the whole order journey (scripts/devtools/local/README.md). Not in the zip.
 
-Through the public HTTP routes only, as a shop front end and an operator would:
-seed exchange rates and stock (inventory), tokenise cards (payments), place an order with an
-Idempotency-Key (and replay it), then watch it get paid, confirmed by email in the customer's
-language, shipped and delivered; a second order with a declined card ends PaymentFailed and
-its stock comes back.
+Through the public HTTP routes only, with real tokens of the local user pool, as a shop front
+end and an operator would: an operator (group staff) seeds exchange rates and stock (inventory),
+a signed-in customer tokenises cards (payments), places an order with an Idempotency-Key (and
+replays it), then watches it get paid, confirmed by email in their language, shipped and
+delivered; another customer cannot see it (404), nobody without a token can (401); a second order
+with a declined card ends PaymentFailed and its stock comes back.
 
 The simulated carrier takes CARRIER_TRANSIT_SECONDS (90 in the manifest, against the wall
 clock, so --schedule-speed does not shorten it). The scenario sets it to a few seconds on
@@ -43,30 +44,31 @@ def _shorten_carrier_transit(demo) -> bool:
 def scenario(demo) -> None:
     sku = "DEMO-LAMP-" + uuid.uuid4().hex[:6].upper()
 
+    ops = {"user": "demo-ops", "staff": True}  # an operator: a user of the pool in group staff
+    shopper = "jonas-" + uuid.uuid4().hex[:6]  # a customer signed in through the app
+
     # -- operator: rates and stock (inventory's API); orders prices lines from the listings
-    resp = demo.http("PUT", "/rates/EUR", json={"rates": {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}})
-    demo.expect(resp.status == 200, "rates seeded: EUR -> USD, GBP, JPY", resp.body.decode())
+    resp = demo.http("PUT", "/rates/EUR", json={"rates": {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}}, **ops)
+    demo.expect(resp.status == 200, "rates seeded by staff: EUR -> USD, GBP, JPY", resp.body.decode())
     stock = {"name": "Desk lamp", "quantity": 5, "base_price": {"amount": "89.90", "currency": "EUR"}}
-    resp = demo.http("PUT", f"/inventory/{sku}", json=stock)
+    resp = demo.http("PUT", f"/inventory/{sku}", json=stock, **ops)
     demo.expect(resp.status == 201, f"{sku}: 5 in stock at 89.90 EUR", resp.body.decode())
-    listed = _every(0.3, lambda: demo.http("GET", f"/listings/eu/{sku}").status == 200)
+    listed = _every(0.3, lambda: demo.http("GET", f"/listings/eu/{sku}", user=shopper).status == 200)
     demo.eventually(listed, "listed in the eu market", 30)
 
     # -- customer: cards become tokens (payments' API); only the token goes into the order
     def tokenise(number: str) -> str:
         card = {"card_number": number, "expiry_month": 12, "expiry_year": 2031, "cvc": "123"}
-        resp = demo.http("POST", "/payment-methods", json=card)
+        resp = demo.http("POST", "/payment-methods", json=card, user=shopper)
         demo.expect(resp.status == 201, f"card ending {number[-4:]} tokenised", resp.body.decode())
         return resp.json()["payment_method_id"]
 
     card_ok, card_declined = tokenise("4242424242424242"), tokenise("4000000000000002")
     short = _shorten_carrier_transit(demo)
 
-    customer_id = "cus_demo_" + uuid.uuid4().hex[:8]
     body = {
-        "customer": {
-            "customer_id": customer_id,
-            "email": f"{customer_id}@customer.example",
+        "customer": {  # contact and locale; the customer id is the token's sub, never sent
+            "email": f"{shopper}@customer.example",
             "name": "Jonas Becker",
             "locale": "de-DE",
             "time_zone": "Europe/Berlin",
@@ -84,7 +86,7 @@ def scenario(demo) -> None:
         "payment_method_id": card_ok,
     }
     key = str(uuid.uuid4())
-    resp = demo.http("POST", "/orders", json=body, headers={"Idempotency-Key": key})
+    resp = demo.http("POST", "/orders", json=body, headers={"Idempotency-Key": key}, user=shopper)
     order = resp.json() if resp.status == 201 else {}
     demo.expect(
         resp.status == 201 and order.get("status") == "Placed",
@@ -92,15 +94,25 @@ def scenario(demo) -> None:
         resp.body.decode()[:300],
     )
     order_id = order["order_id"]
-    again = demo.http("POST", "/orders", json=body, headers={"Idempotency-Key": key})
+    again = demo.http("POST", "/orders", json=body, headers={"Idempotency-Key": key}, user=shopper)
     demo.expect(
         again.status == 201 and again.json()["order_id"] == order_id,
         "same Idempotency-Key again: the same order, nothing new",
         again.body.decode()[:300],
     )
+    other = demo.http("GET", f"/orders/{order_id}", user="lea-" + uuid.uuid4().hex[:6])
+    demo.expect(
+        other.status == 404, "another customer's token: 404, as for an order that does not exist", str(other.status)
+    )
+    anonymous = demo.http("GET", f"/orders/{order_id}")
+    demo.expect(
+        anonymous.status == 401 and anonymous.json() == {"message": "Unauthorized"},
+        "no token: API Gateway's 401, the function never runs",
+        anonymous.body.decode(),
+    )
 
     def status_in(wanted: tuple[str, ...], oid: str = order_id):
-        resp = demo.http("GET", f"/orders/{oid}")
+        resp = demo.http("GET", f"/orders/{oid}", user=shopper)
         view = resp.json() if resp.status == 200 else {}
         return view if view.get("status") in wanted else None
 
@@ -131,7 +143,8 @@ def scenario(demo) -> None:
         return status_in(("Delivered",))
 
     demo.eventually(delivered, f"delivered (OrderDelivered) after a {transit} transit", 150)
-    events = [e["detail_type"] for e in demo.http("GET", f"/orders/{order_id}/events").json()["events"]]
+    history = demo.http("GET", f"/orders/{order_id}/events", user=shopper).json()
+    events = [e["detail_type"] for e in history["events"]]
     demo.expect(
         events == ["OrderPlaced", "PaymentReceived", "OrderShipped", "OrderDelivered"],
         "history: " + " -> ".join(events),
@@ -139,7 +152,7 @@ def scenario(demo) -> None:
 
     # -- a declined card: the reservation is released, the order ends PaymentFailed
     declined = {**body, "lines": [{"sku": sku, "quantity": 1}], "payment_method_id": card_declined}
-    resp = demo.http("POST", "/orders", json=declined, headers={"Idempotency-Key": str(uuid.uuid4())})
+    resp = demo.http("POST", "/orders", json=declined, headers={"Idempotency-Key": str(uuid.uuid4())}, user=shopper)
     demo.expect(resp.status == 201, "order with a declined card placed (201)", resp.body.decode()[:300])
     failed_id = resp.json()["order_id"]
     failed = _every(0.4, lambda: status_in(("PaymentFailed",), failed_id))
@@ -147,7 +160,7 @@ def scenario(demo) -> None:
     demo.expect(view.get("reason"), f"reason: {view.get('reason')}", str(view))
 
     def stock_back():
-        level = demo.http("GET", f"/inventory/{sku}").json()
+        level = demo.http("GET", f"/inventory/{sku}", **ops).json()
         return level if (level["available"], level["reserved"]) == (3, 2) else None
 
     demo.eventually(_every(0.4, stock_back), "its stock released: 3 available, 2 reserved (the delivered order)", 60)

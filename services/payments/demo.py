@@ -1,6 +1,7 @@
 """`make demo` scenario for payments (see scripts/devtools/local/README.md). Not in the zip.
 
-Registers a card over HTTP, shows a refused one, checks that no full card number was
+Registers a card over HTTP as a signed-in customer (the card is theirs), shows a refused one,
+checks that no full card number was
 stored, then invokes `process` directly with an SQS batch (OrderPlaced, then OrderCancelled
 twice) so that the saga record is visible without side effects on other services.
 """
@@ -22,12 +23,15 @@ CARD = "4242424242424242"
 def scenario(demo) -> None:
     region = demo.runtime.config.region
     card = {"card_number": CARD, "expiry_month": 12, "expiry_year": 2031, "cvc": "123"}
-    resp = demo.http("POST", "/payment-methods", json=card)
-    demo.expect(resp.status == 201, "card registered (201)", resp.body.decode())
+    who = demo.token("noah")
+    resp = demo.http("POST", "/payment-methods", json=card, user="noah")
+    demo.expect(resp.status == 201, "card registered by a signed-in customer (201)", resp.body.decode())
     token = resp.json()["payment_method_id"]
     demo.expect(resp.json()["last4"] == "4242", "response carries brand and last 4 only", resp.body.decode())
 
-    bad = demo.http("POST", "/payment-methods", json={**card, "card_number": "4242424242424241", "cvc": "1"})
+    bad = demo.http(
+        "POST", "/payment-methods", json={**card, "card_number": "4242424242424241", "cvc": "1"}, user="noah"
+    )
     demo.expect(
         bad.status == 400 and {e["field"] for e in bad.json()["errors"]} == {"card_number", "cvc"},
         "bad card: 400, reason per field",
@@ -35,13 +39,17 @@ def scenario(demo) -> None:
 
     items = demo.client("dynamodb").scan(TableName=demo.table("payment-methods"))["Items"]
     demo.expect(items and CARD not in json.dumps(items), "no full card number in the table", f"{len(items)} item(s)")
+    mine = [i for i in items if i["payment_method_id"]["S"] == token]
+    demo.expect(
+        mine and mine[0].get("owner", {}).get("S") == who.sub, "the card belongs to the token's customer", str(mine)
+    )
 
     order_id = "ord_demo" + token[3:15]
     price = Amount.of(Money.of("19.99", "EUR"))
     placed = OrderPlaced(
         order_id=order_id,
         customer=Customer(
-            customer_id="cus_demo",
+            customer_id=who.sub,
             email="demo@example.com",
             name="Demo",
             locale="en-GB",

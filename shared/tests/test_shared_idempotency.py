@@ -236,8 +236,24 @@ def test_http_config_keys_on_route_and_header_and_validates_the_body(table):
 
     config = idem.http_idempotency_config()
     request = idem.http_request_key(http_event('{"a": 1}', {"Idempotency-Key": " k-9 "}))
-    assert jmespath.search(config.event_key_jmespath, request) == ["POST", "/orders", "k-9"]
+    assert jmespath.search(config.event_key_jmespath, request) == ["POST", "/orders", None, "k-9"]
     assert jmespath.search(config.payload_validation_jmespath, request) == {"a": 1}
+
+
+def _signed_in(event: dict, sub: str) -> dict:
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": sub, "token_use": "access"}, "scopes": None}}
+    return event
+
+
+def test_the_key_is_scoped_to_the_caller(table, create_order, lambda_context):
+    """Another customer sending the same key and body is another request: never a replay of the
+    first customer's stored response (it would hand them someone else's order)."""
+    body = '{"sku": "A", "qty": 1}'
+    anna = create_order(_signed_in(http_event(body, {"idempotency-key": "k-1"}), "sub-anna"), lambda_context)
+    ben = create_order(_signed_in(http_event(body, {"idempotency-key": "k-1"}), "sub-ben"), lambda_context)
+    assert anna != ben and len(create_order.calls) == 2
+    again = create_order(_signed_in(http_event(body, {"idempotency-key": "k-1"}), "sub-anna"), lambda_context)
+    assert again == anna and len(create_order.calls) == 2
 
 
 def test_idempotent_on_a_natural_key_runs_once_per_key(table, lambda_context):

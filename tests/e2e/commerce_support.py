@@ -6,14 +6,16 @@ Not a test module (no `test_` prefix); loaded by file path, like other non-packa
     support = load_support()      # in the test module (see test_e2e_commerce.py)
     rt = support.start_runtime(tmp_path)
     shop = support.Shop(rt)
-    shop.seed_rates(); shop.put_stock("LAMP-1", 10, "19.99")
-    pm = shop.tokenise(support.CARD_OK)
-    status, order = shop.place(support.customer("de-DE"), "EUR", [("LAMP-1", 1)], pm)
+    shop.seed_rates(); shop.put_stock("LAMP-1", 10, "19.99")       # as staff (group staff)
+    who = support.customer("de-DE")                                # a user of the local pool
+    status, order = shop.place(who, "EUR", [("LAMP-1", 1)], support.CARD_OK)  # the card tokenised for them
     shop.wait_status([order["order_id"]], {"Delivered"})
 
-Everything is read through the services' public surfaces (HTTP APIs, the SES outbox, the bus)
-or, for invariants nothing else exposes (one payment record per order, its provider attempts),
-the owning service's table, read only.
+Everything goes through the services' public surfaces (HTTP APIs with real tokens of the local
+user pool, the SES outbox, the bus) or, for invariants nothing else exposes (one payment record
+per order, its provider attempts), the owning service's table, read only. Each customer is a user
+of the pool: their orders and cards are theirs (the token's sub), so the shop tokenises a card for
+each customer who pays with it and reads each order with its owner's token.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import yaml
 
 from devtools import manifest as mf
+from devtools.local.identity import Tokens, Users
 from devtools.local.runtime import Runtime, RuntimeConfig
 
 SAGA_SERVICES = ("orders", "payments", "inventory", "notifications", "shipping")
@@ -169,11 +172,16 @@ class Tap:
 # --------------------------------------------------------------------------- the shop, over HTTP
 
 
+CUSTOMER_FIELDS = ("email", "name", "locale", "time_zone", "region")  # the body's customer (no id)
+OPERATOR = "e2e-ops"  # the staff user the shop's operations requests use
+
+
 def customer(locale: str, customer_id: str | None = None) -> dict[str, str]:
+    """A customer: `user` (their sign-in name in the local pool) and the order's contact fields."""
     name, zone, region, *_ = CUSTOMERS[locale]
     cid = customer_id or f"cus_{uuid.uuid4().hex[:12]}"
     return {
-        "customer_id": cid,
+        "user": cid,
         "email": f"{cid}@customer.example",
         "name": name,
         "locale": locale,
@@ -190,22 +198,52 @@ def address(locale: str) -> dict[str, str]:
 class Shop:
     """A client of the saga: the HTTP routes of orders, payments and inventory, plus reads."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        assert runtime.gateway is not None
+    def __init__(self, runtime: Runtime, continuing: Shop | None = None) -> None:
+        """`continuing`: the shop of this state before a restart (its customers, cards and orders)."""
+        assert runtime.gateway is not None and runtime.topology.user_pool is not None
         self.runtime = runtime
         self.base = runtime.gateway.url
         self.ddb = runtime.client("dynamodb")
+        self.users = Users(runtime.client("cognito-idp"), runtime.topology.user_pool)
         self.resent = 0  # requests sent again after a connection error (see `request`)
         self._lock = threading.Lock()
+        self._tokens: dict[str, Tokens] = {}
+        self._cards: dict[tuple[str, str], str] = {}  # (user, card number) -> their payment method id
+        self._owners: dict[str, str] = {}  # order id -> the user who placed it
+        if continuing is not None:
+            self._cards, self._owners = dict(continuing._cards), dict(continuing._owners)
+
+    # -- identity
+    def token(self, user: str, *, staff: bool = False) -> Tokens:
+        """The user's tokens (signed up in the local pool the first time), cached for the module."""
+        with self._lock:
+            tokens = self._tokens.get(user)
+        if tokens is None:
+            tokens = self.users.token(user, staff=staff)
+            with self._lock:
+                self._tokens[user] = tokens
+        return tokens
+
+    def as_user(self, user: str | None, *, staff: bool = False) -> dict[str, str]:
+        return self.token(user, staff=staff).headers if user else {}
 
     # -- HTTP
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *, attempts: int = 1
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        *,
+        attempts: int = 1,
+        user: str | None = None,
+        staff: bool = False,
     ) -> tuple[int, Any]:
-        """One HTTP call; `attempts` > 1 resends after a connection error (only for idempotent calls:
-        GETs, or a POST carrying an Idempotency-Key, as a mobile client would)."""
+        """One HTTP call as `user` (their access token; None: no token); `attempts` > 1 resends after a
+        connection error (only for idempotent calls: GETs, or a POST carrying an Idempotency-Key, as a
+        mobile client would)."""
         data = None if body is None else json.dumps(body).encode()
-        hdrs = {"content-type": "application/json", **(headers or {})}
+        hdrs = {"content-type": "application/json", **self.as_user(user, staff=staff), **(headers or {})}
         for attempt in range(1, attempts + 1):
             req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
             try:
@@ -226,12 +264,15 @@ class Shop:
         except ValueError:
             return status, raw.decode(errors="replace")
 
-    def ok(self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200, 201)) -> Any:
-        status, answer = self.request(method, path, body)
+    def ok(
+        self, method: str, path: str, body: Any = None, expect: Iterable[int] = (200, 201), *, user: str = OPERATOR
+    ) -> Any:
+        """A request that must succeed, as `user` (the staff operator by default)."""
+        status, answer = self.request(method, path, body, user=user, staff=user == OPERATOR)
         assert status in tuple(expect), f"{method} {path} -> {status}: {answer}"
         return answer
 
-    # -- inventory (operations API)
+    # -- inventory (operations API: staff)
     def seed_rates(self) -> None:
         self.ok("PUT", "/rates/EUR", {"rates": {"USD": "1.0850", "GBP": "0.8500", "JPY": "161.20"}})
 
@@ -252,36 +293,59 @@ class Shop:
         for sku in skus:
             for market in markets:
                 path = f"/listings/{market}/{sku}"
-                eventually(lambda p=path: self.request("GET", p)[0] == 200, f"listing {path}")
+                eventually(lambda p=path: self.request("GET", p, user=OPERATOR)[0] == 200, f"listing {path}")
 
-    # -- payments
-    def tokenise(self, card_number: str) -> str:
-        body = {"card_number": card_number, "expiry_month": 12, "expiry_year": 2031, "cvc": "123"}
-        return self.ok("POST", "/payment-methods", body, expect=(201,))["payment_method_id"]
+    # -- payments (the customer's own cards)
+    def tokenise(self, card_number: str, user: str) -> str:
+        """The user's payment method for this card (registered by them, once)."""
+        key = (user, card_number)
+        with self._lock:
+            known = self._cards.get(key)
+        if known is None:
+            body = {"card_number": card_number, "expiry_month": 12, "expiry_year": 2031, "cvc": "123"}
+            known = self.ok("POST", "/payment-methods", body, expect=(201,), user=user)["payment_method_id"]
+            with self._lock:
+                self._cards[key] = known
+        return known
 
-    # -- orders
+    # -- orders (the customer's own)
     def place(
         self,
         who: dict[str, str],
         currency: str,
         lines: Iterable[tuple[str, int]],
-        payment_method_id: str,
+        card: str,
         key: str | None = None,
     ) -> tuple[int, Any]:
+        """POST /orders as `who` (signed in), paying with `card`: a card number (tokenised for them
+        first) or a payment method id."""
+        user = who["user"]
+        payment_method_id = card if card.startswith("pm_") else self.tokenise(card, user)
         body = {
-            "customer": who,
+            "customer": {k: who[k] for k in CUSTOMER_FIELDS},
             "currency": currency,
             "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines],
             "shipping_address": address(who["locale"]),
             "payment_method_id": payment_method_id,
         }
-        return self.request("POST", "/orders", body, {"Idempotency-Key": key or str(uuid.uuid4())}, attempts=3)
+        headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+        status, answer = self.request("POST", "/orders", body, headers, attempts=3, user=user)
+        if status == 201:
+            with self._lock:
+                self._owners[answer["order_id"]] = user
+        return status, answer
 
-    def order(self, order_id: str, as_of: str | None = None) -> tuple[int, Any]:
-        return self.request("GET", f"/orders/{order_id}" + (f"?as_of={as_of}" if as_of else ""), attempts=3)
+    def owner(self, order_id: str) -> str:
+        with self._lock:
+            return self._owners[order_id]
+
+    def order(self, order_id: str, as_of: str | None = None, *, user: str | None = None) -> tuple[int, Any]:
+        """GET the order as its owner (or as `user`)."""
+        path = f"/orders/{order_id}" + (f"?as_of={as_of}" if as_of else "")
+        return self.request("GET", path, attempts=3, user=user or self.owner(order_id))
 
     def history(self, order_id: str) -> list[dict[str, Any]]:
-        return self.ok("GET", f"/orders/{order_id}/events", expect=(200,))["events"]
+        return self.ok("GET", f"/orders/{order_id}/events", expect=(200,), user=self.owner(order_id))["events"]
 
     def statuses(self, order_ids: Iterable[str]) -> dict[str, str | None]:
         out: dict[str, str | None] = {}

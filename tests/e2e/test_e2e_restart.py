@@ -34,6 +34,7 @@ import boto3
 import pytest
 
 from devtools import manifest as mf
+from devtools.local.identity import find_user_pool
 from devtools.local.soak import RuntimeProcess, children, cmdline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-restart")]
@@ -71,7 +72,8 @@ class Remote:
                 ("shipping", "shipments"),
             ]
         }
-        self.topology = SimpleNamespace(tables=tables, bus=mf.bus_name(ep["env"]))
+        pool = find_user_pool(self.client("cognito-idp"), ep["env"], ep["region"])
+        self.topology = SimpleNamespace(tables=tables, bus=mf.bus_name(ep["env"]), user_pool=pool)
 
     def client(self, name: str) -> Any:
         return boto3.client(
@@ -133,7 +135,7 @@ def test_sigterm_mid_saga_then_restart_loses_nothing(runtime_process, tmp_path):
     sku = "RESTART-" + uuid.uuid4().hex[:6].upper()
     stock = 6
     _seed(shop, sku, stock)
-    ok, declined = shop.tokenise(support.CARD_OK), shop.tokenise(support.CARD_DECLINED)
+    ok, declined = support.CARD_OK, support.CARD_DECLINED  # each customer's own payment method for them
 
     # Mid-saga: the confirmation emails take 4 s each (in flight when we stop) and the carrier is
     # paused (shipments wait in its queue).
@@ -160,7 +162,7 @@ def test_sigterm_mid_saga_then_restart_loses_nothing(runtime_process, tmp_path):
     log = (process.state_dir / "up.log").read_text()
     assert "restored " in log
     rt = Remote(process)
-    shop = support.Shop(rt)
+    shop = support.Shop(rt, continuing=shop)  # the same customers: their tokens verify after the restart
     statuses = shop.wait_status(list(placed), support.FINAL, timeout=120)
     expected = {"paid": "Delivered", "declined": "PaymentFailed", "rejected": "Rejected"}
     assert statuses == {o: expected[kind] for o, (kind, *_) in placed.items()}, statuses
@@ -199,7 +201,7 @@ def test_sigterm_mid_saga_then_restart_loses_nothing(runtime_process, tmp_path):
     process.stop()
     process.start(fresh=True)
     rt = Remote(process)
-    assert support.Shop(rt).order(first)[0] == 404
+    assert support.Shop(rt, continuing=shop).order(first)[0] == 404  # the order, its customer: all gone
     assert not (process.state_dir / "up.log").read_text().rsplit("local runtime ready", 1)[1].count("restored ")
 
 
@@ -213,7 +215,7 @@ def test_stream_pollers_resume_from_their_checkpoint(runtime_process):
     shop = support.Shop(rt)
     sku = "CKPT-" + uuid.uuid4().hex[:6].upper()
     _seed(shop, sku, 10)
-    card = shop.tokenise(support.CARD_OK)
+    card = support.CARD_OK  # tokenised for each customer who pays with it
     orders = [shop.place(support.customer("en-GB"), "EUR", [(sku, 1)], card)[1]["order_id"] for _ in range(3)]
     shop.wait_status(orders, {"Delivered"})
     records = {fn: sum(len(i["records"]) for i in rt.invocations(fn)) for fn in ("orders.relay", "orders.projection")}
@@ -228,7 +230,7 @@ def test_stream_pollers_resume_from_their_checkpoint(runtime_process):
     # ... and nothing was delivered again: no new relay or projection invocation.
     assert {fn: sum(len(i["records"]) for i in rt.invocations(fn)) for fn in records} == records
     # A new order goes through: the pollers read on from where they were.
-    shop = support.Shop(rt)
+    shop = support.Shop(rt, continuing=shop)
     new = shop.place(support.customer("en-GB"), "EUR", [(sku, 1)], card)[1]["order_id"]
     shop.wait_status([new], {"Delivered"})
     after = {fn: sum(len(i["records"]) for i in rt.invocations(fn)) for fn in records}
@@ -247,7 +249,7 @@ def test_kill_9_loses_at_most_the_last_snapshot_interval(tmp_path):
         shop = support.Shop(rt)
         sku = "KILL-" + uuid.uuid4().hex[:6].upper()
         _seed(shop, sku, 10)
-        card = shop.tokenise(support.CARD_OK)
+        card = support.CARD_OK  # tokenised for each customer who pays with it
         early = [shop.place(support.customer("fr-FR"), "EUR", [(sku, 1)], card)[1]["order_id"] for _ in range(2)]
         shop.wait_status(early, {"Delivered"})
         done_at = time.time()
@@ -267,7 +269,7 @@ def test_kill_9_loses_at_most_the_last_snapshot_interval(tmp_path):
 
         process.start(fresh=False)
         rt = Remote(process)
-        shop = support.Shop(rt)
+        shop = support.Shop(rt, continuing=shop)
         # Everything that was done before the last snapshot is back.
         assert shop.statuses(early) == {o: "Delivered" for o in early}
         # The late order may or may not have made the last snapshot: if it did, it completes.

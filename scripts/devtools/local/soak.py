@@ -142,13 +142,15 @@ def usage(runtime_pid: int) -> Usage:
 
 
 class Http:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, auth: Any = None) -> None:
         self.base = base.rstrip("/")
+        self.auth = auth  # a callable giving the Authorization header (devtools.local.identity.Bearer)
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
+        headers = {**(self.auth() if self.auth else {}), **(headers or {})}
         req = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"content-type": "application/json", **(headers or {})}
+            self.base + path, data=data, method=method, headers={"content-type": "application/json", **headers}
         )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
@@ -209,8 +211,7 @@ class Driver:
         if i % 3 == 0 and kind != "rejected":
             lines.append({"sku": SKUS[(i + 3) % len(SKUS)], "quantity": 1})
         body = {
-            "customer": {
-                "customer_id": customer_id,
+            "customer": {  # the customer is the token's user (one staff user places every soak order)
                 "email": f"{customer_id}@customer.example",
                 "name": name,
                 "locale": locale,
@@ -507,7 +508,10 @@ def run_soak(
     try:
         rt.start(fresh=True)
         out(f"runtime ready in {rt.ready_seconds:.1f} s (pid {rt.endpoints['pid']}, state {state})")
-        http = Http(rt.endpoints["gateway"])
+        from devtools.local.identity import Bearer
+
+        # One user of the local pool in group staff: seeds stock and rates, and places every order.
+        http = Http(rt.endpoints["gateway"], Bearer.for_runtime(rt.endpoints, "soak-ops", staff=True))
         _seed(http)
         driver = Driver(http, rate)
         logscan = LogScan(Path(rt.endpoints["logs"]))

@@ -473,3 +473,33 @@ def test_unreadable_bodies_are_4xx_problems(aws, raw, content_type):
         status, answer, headers = problem(aws, "PUT", path, raw, headers={"content-type": content_type})
         assert status in (400, 415), answer
         assert headers["Content-Type"] == "application/problem+json" and answer["status"] == status
+
+
+# --------------------------------------------------------------------------- who may call
+
+
+def test_staff_routes_refuse_customers_with_a_403_problem_before_reading_the_body(aws):
+    from devtools.testing import customer
+
+    aws.load_handler("inventory.api")
+    anna = customer("anna")
+    for method, path, body in (
+        ("PUT", "/inventory/MUG-1", {"quantity": "not even valid"}),
+        ("GET", "/inventory/MUG-1", None),
+        ("PUT", "/rates/EUR", {"rates": RATES}),
+    ):
+        status, answer, headers = problem(aws, method, path, body, user=anna)
+        assert status == 403, (method, path, answer)
+        assert headers["Content-Type"] == "application/problem+json"
+        assert answer["type"] == "https://eda.example/problems/forbidden" and "errors" not in answer
+    assert aws.scan("inventory:rates") == [] and aws.scan("inventory:stock") == []
+    assert aws.published() == []
+    assert aws.http("GET", "/rates", user=anna) == (200, {"rates": []})  # customers read rates and listings
+    assert aws.http("GET", "/listings/eu/MUG-1", user=anna)[0] == 404
+    assert aws.http("GET", "/rates", user=None)[0] == 401  # API Gateway: no token, no function
+
+
+def test_the_staff_routes_in_the_code_are_the_manifests(aws):
+    api = aws.services["inventory"].function("api")
+    staff_routes = aws.load_handler("inventory.api").STAFF_ROUTES
+    assert staff_routes == {r.key for r in api.trigger.route_access if r.access == "staff"}

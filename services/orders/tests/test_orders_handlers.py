@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools import commerce_fixtures as commerce
+from devtools.testing import customer
 
+ANNA, BEN = customer("anna"), customer("ben")  # verified tokens' claims: the customer is their `sub`
 BODY = {
     "customer": {
-        "customer_id": "c-42",
         "email": "erika@example.de",
         "name": "Erika Mustermann",
         "locale": "de-DE",
@@ -35,18 +36,18 @@ BODY = {
 API, PROCESS, RELAY, PROJECTION = "orders.api", "orders.process", "orders.relay", "orders.projection"
 
 
-def call(aws, method: str, path: str, body=None, *, key: str | None = None, query=None):
-    """A request through the HTTP API (to the orders.api module loaded last)."""
+def call(aws, method: str, path: str, body=None, *, key: str | None = None, query=None, user=ANNA):
+    """A request through the HTTP API (to the orders.api module loaded last), as `user` (claims)."""
     headers = {"content-type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    return aws.http(method, path, body, headers=headers, query=query)
+    return aws.http(method, path, body, headers=headers, query=query, user=user)
 
 
-def place(aws, key: str = "key-1", body=BODY):
+def place(aws, key: str = "key-1", body=BODY, user=ANNA):
     """POST /orders to a freshly loaded orders.api; (status, body)."""
     aws.load_handler(API)
-    return call(aws, "POST", "/orders", body, key=key)
+    return call(aws, "POST", "/orders", body, key=key, user=user)
 
 
 def stream_records(aws) -> list[dict]:
@@ -85,6 +86,49 @@ def view_item(aws, order_id: str) -> dict | None:
     """The order view's item, in DynamoDB JSON."""
     views = aws.table("orders:views")
     return aws.clients.dynamodb.get_item(TableName=views, Key={"order_id": {"S": order_id}}).get("Item")
+
+
+# --------------------------------------------------------------------------- whose order
+
+
+def test_the_order_belongs_to_the_tokens_customer_never_to_a_body_field(aws):
+    status, order = place(aws)
+    assert status == 201 and order["customer"]["customer_id"] == ANNA["sub"]
+    body = copy.deepcopy(BODY)
+    body["customer"]["customer_id"] = BEN["sub"]  # a customer id in the body is refused, not used
+    status, answer = place(aws, key="key-2", body=body)
+    assert status == 400 and fields(answer) == {"customer"}, answer
+    assert call(aws, "POST", "/orders", BODY, key="key-3", user=None)[0] == 401  # API Gateway: no token
+
+
+def test_another_customers_order_is_not_found_like_a_missing_one(aws):
+    _, order = place(aws)
+    order_id = order["order_id"]
+    pump(aws, PROJECTION)
+    aws.load_handler(API)
+    assert call(aws, "GET", f"/orders/{order_id}")[0] == 200
+    missing = "ord_" + "0" * 32
+    for method, path, query in (
+        ("GET", "/orders/{}", None),
+        ("GET", "/orders/{}", {"as_of": "2020-01-01T00:00:00Z"}),
+        ("GET", "/orders/{}", {"as_of": "2999-01-01T00:00:00Z"}),
+        ("GET", "/orders/{}/events", None),
+        ("POST", "/orders/{}/cancel", None),
+    ):
+        theirs = call(aws, method, path.format(order_id), query=query, user=BEN)
+        nobodys = call(aws, method, path.format(missing), query=query, user=BEN)
+        assert theirs[0] == nobodys[0] == 404, (method, path, query, theirs)
+        assert {k: v for k, v in theirs[1].items() if k != "instance"} == {
+            k: v for k, v in nobodys[1].items() if k != "instance"
+        }, "another customer's order must be indistinguishable from a missing one"
+    assert call(aws, "GET", f"/orders/{order_id}")[1]["status"] == "Placed"  # Ben's cancel did nothing
+
+
+def test_another_customers_idempotency_key_is_another_order_never_a_replay(aws):
+    _, anna = place(aws, key="shared-key")
+    status, ben = place(aws, key="shared-key", user=BEN)
+    assert status == 201 and ben["order_id"] != anna["order_id"]
+    assert ben["customer"]["customer_id"] == BEN["sub"]
 
 
 # --------------------------------------------------------------------------- POST /orders
@@ -253,7 +297,7 @@ def test_reactions_apply_once_under_duplicates_and_wait_for_out_of_order_events(
     batch = [pay_record, copy.deepcopy(pay_record), deliver_record]
     assert aws.deliver(PROCESS, *batch) == {"batchItemFailures": [{"itemIdentifier": deliver_record["messageId"]}]}
     aws.load_handler(API)
-    history = aws.http_response("GET", f"/orders/{order_id}/events")
+    history = aws.http_response("GET", f"/orders/{order_id}/events", user=ANNA)
     types = [e["detail_type"] for e in json.loads(history["body"])["events"]]
     assert types == ["OrderPlaced", "PaymentReceived"]
 
@@ -456,7 +500,7 @@ def test_a_concurrent_append_makes_the_reaction_reload_and_apply_again(aws, monk
 
 def problem(response_or_aws, *args, **kwargs):
     """(status, problem body, headers) of a request through the HTTP API."""
-    response = response_or_aws.http_response(*args, **kwargs)
+    response = response_or_aws.http_response(*args, **{"user": ANNA, **kwargs})
     return response["statusCode"], json.loads(response["body"]), response.get("headers") or {}
 
 
@@ -488,7 +532,7 @@ def test_quantities_must_be_json_integers(aws, quantity):
         (lambda b: b.update(lines="MUG-01"), "lines"),
         (lambda b: b.update(lines=[]), "lines"),
         (lambda b: b["lines"].__setitem__(0, "MUG-01"), "lines.0"),
-        (lambda b: b["customer"].update(customer_id=42), "customer.customer_id"),
+        (lambda b: b["customer"].update(email=42), "customer.email"),
         (lambda b: b.update(customer="c-42"), "customer"),
         (lambda b: b["shipping_address"].update(line2=3), "shipping_address.line2"),
         (lambda b: b.update(payment_method_id=None), "payment_method_id"),

@@ -3,7 +3,9 @@
 import pytest
 
 from devtools import commerce_fixtures as commerce
-from devtools.testing import moto_deployment
+from devtools.testing import customer, moto_deployment
+
+CUSTOMER = customer("anna")  # the signed-in customer registering cards and placing the saga's orders
 
 
 @pytest.fixture
@@ -18,9 +20,19 @@ class Saga:
     """The envelopes payments consumes, exactly as orders and inventory publish them."""
 
     @staticmethod
-    def order_placed(order_id: str, payment_method_id: str, total: str = "59.97", currency: str = "EUR"):
+    def order_placed(
+        order_id: str,
+        payment_method_id: str,
+        total: str = "59.97",
+        currency: str = "EUR",
+        customer_id: str = CUSTOMER["sub"],
+    ):
         order = commerce.order_placed(
-            order_id, [("SKU-1", 1, total)], currency=currency, payment_method_id=payment_method_id
+            order_id,
+            [("SKU-1", 1, total)],
+            currency=currency,
+            payment_method_id=payment_method_id,
+            customer_id=customer_id,
         )
         return commerce.envelope(order)
 

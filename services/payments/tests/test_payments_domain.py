@@ -24,10 +24,14 @@ from payments.provider import (
 from payments.service import ChargeInProgress, IntentNotFound, PaymentService, RetryLater
 from pydantic import ValidationError
 
+from devtools.testing import customer
 from shared.money import Money
 
 TODAY = date(2026, 11, 27)
 VISA_OK, DECLINED, NO_FUNDS, TIMEOUT = "4242424242424242", "4000000000000002", "4000000000009995", "4000000000000119"
+
+
+OWNER = customer("anna")["sub"]  # the customer of conftest's saga orders
 
 
 def card(number: str, month=12, year=2030, cvc="123", **extra) -> dict:
@@ -83,6 +87,13 @@ def test_expiry_is_checked_against_today_and_the_current_month_is_still_valid():
     assert err.value.errors == {"expiry_year": "the card has expired"}
     method = PaymentMethod("pm_12345678", "visa", "424242", "4242", 11, 2026)
     assert not method.expired(TODAY) and method.expired(date(2026, 12, 1))
+
+
+def test_a_payment_method_pays_only_for_its_owner():
+    mine = register_card(card(VISA_OK), today=TODAY, owner="sub-anna")
+    assert mine.belongs_to("sub-anna") and not mine.belongs_to("sub-ben") and not mine.belongs_to(None)
+    unowned = PaymentMethod("pm_12345678", "visa", "424242", "4242", 11, 2030)  # stored before owners
+    assert not unowned.belongs_to("sub-anna") and not unowned.belongs_to(None)
 
 
 @pytest.mark.parametrize(
@@ -256,8 +267,8 @@ class World:
             raise exc
         self.published.append(envelope)
 
-    def add_card(self, number: str, pm: str = "pm_card0001", year: int = 2030) -> str:
-        self.methods[pm] = register_card(card(number, year=year), today=TODAY, payment_method_id=pm)
+    def add_card(self, number: str, pm: str = "pm_card0001", year: int = 2030, owner: str = OWNER) -> str:
+        self.methods[pm] = register_card(card(number, year=year), today=TODAY, payment_method_id=pm, owner=owner)
         return pm
 
     @property

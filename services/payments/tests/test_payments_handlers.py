@@ -9,7 +9,10 @@ import threading
 import pytest
 
 from devtools.aws_events import LambdaContext, api_gateway_http
+from devtools.testing import customer
 from shared.observability import logger
+
+CUSTOMER = customer("anna")  # conftest's customer (the same name gives the same sub)
 
 VISA_OK, DECLINED, TIMEOUT = "4242424242424242", "4000000000000002", "4000000000000119"
 CVC = "987"
@@ -18,15 +21,17 @@ CVC = "987"
 PROCESS = "payments.process"
 
 
-def post_card(aws, body: dict | str) -> tuple[int, dict, dict]:
+def post_card(aws, body: dict | str, user=CUSTOMER) -> tuple[int, dict, dict]:
     text = body if isinstance(body, str) else json.dumps(body)
-    response = aws.http_response("POST", "/payment-methods", text, headers={"content-type": "application/json"})
+    response = aws.http_response(
+        "POST", "/payment-methods", text, headers={"content-type": "application/json"}, user=user
+    )
     return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
 
 
-def register(aws, number: str) -> str:
+def register(aws, number: str, user=CUSTOMER) -> str:
     aws.load_handler("payments.api")
-    status, body, _ = post_card(aws, card(number))
+    status, body, _ = post_card(aws, card(number), user=user)
     assert status == 201, body
     return body["payment_method_id"]
 
@@ -68,7 +73,24 @@ def test_a_card_becomes_a_token_and_only_brand_first6_last4_expiry_are_stored(aw
         "expiry_month": 12,
         "expiry_year": 2031,
     }
-    assert set(item) == {"payment_method_id", "brand", "first6", "last4", "expiry_month", "expiry_year", "created_at"}
+    assert item["owner"] == CUSTOMER["sub"]  # the token's customer, never a field of the body
+    assert set(item) == {
+        "payment_method_id",
+        "brand",
+        "first6",
+        "last4",
+        "expiry_month",
+        "expiry_year",
+        "owner",
+        "created_at",
+    }
+
+
+def test_registering_a_card_needs_a_signed_in_customer(aws):
+    aws.load_handler("payments.api")
+    status, body, _ = post_card(aws, card(VISA_OK), user=None)
+    assert (status, body) == (401, {"message": "Unauthorized"})  # API Gateway's answer: no function ran
+    assert aws.scan("payments:payment-methods") == []
 
 
 def test_invalid_cards_are_400_with_a_reason_per_field_and_store_nothing(aws):
@@ -154,7 +176,12 @@ def test_order_placed_then_stock_reserved_charges_once_and_publishes_payment_suc
     placed = saga.order_placed("ord_00000101", token, total="1234", currency="JPY")
     assert deliver(aws, placed) == []
     item = payment(aws, "ord_00000101")
-    assert (item["state"], item["amount"], item["currency"], item["customer_id"]) == ("intent", "1234", "JPY", "cus_42")
+    assert (item["state"], item["amount"], item["currency"], item["customer_id"]) == (
+        "intent",
+        "1234",
+        "JPY",
+        CUSTOMER["sub"],
+    )
     assert deliver(aws, saga.stock_reserved("ord_00000101", causation=placed)) == []
     [event] = aws.published()
     assert (event["source"], event["detail-type"]) == ("payments", "PaymentSucceeded")
@@ -165,6 +192,18 @@ def test_order_placed_then_stock_reserved_charges_once_and_publishes_payment_suc
     item = payment(aws, "ord_00000101")
     assert (item["state"], item["payment_id"], "pending_event" in item) == ("captured", data["payment_id"], False)
     assert process.provider.charges_created == 1
+
+
+def test_an_order_paying_with_another_customers_card_fails_without_a_charge(aws, saga):
+    annas_card = register(aws, VISA_OK)
+    process = aws.load_handler(PROCESS)
+    ben = customer("ben")["sub"]
+    placed = saga.order_placed("ord_00000109", annas_card, customer_id=ben)
+    assert deliver(aws, placed, saga.stock_reserved("ord_00000109", causation=placed)) == []
+    [event] = aws.published()
+    assert event["detail-type"] == "PaymentFailed"
+    assert event["detail"]["data"]["reason"] == "invalid_payment_method"  # as for an unknown card: no probing
+    assert process.provider.charges_created == 0 and payment(aws, "ord_00000109")["state"] == "failed"
 
 
 def test_duplicated_and_reordered_deliveries(aws, saga):
@@ -283,7 +322,7 @@ def test_cancellation_refunds_a_captured_payment_once_and_prevents_a_later_charg
 
 
 def raw_post(aws, raw, content_type: str = "application/json") -> tuple[int, dict, dict]:
-    response = aws.http_response("POST", "/payment-methods", raw, headers={"content-type": content_type})
+    response = aws.http_response("POST", "/payment-methods", raw, headers={"content-type": content_type}, user=CUSTOMER)
     return response["statusCode"], json.loads(response["body"]), response.get("headers", {})
 
 

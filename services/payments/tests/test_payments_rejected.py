@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from devtools import commerce_fixtures as commerce
+from devtools.testing import customer
 from shared.events.orders import OrderRejected
 
+CUSTOMER = customer("anna")  # conftest's customer (the same name gives the same sub)
 PROCESS = "payments.process"
 VISA_OK = "4242424242424242"
 
@@ -14,7 +16,9 @@ VISA_OK = "4242424242424242"
 def register(aws) -> str:
     aws.load_handler("payments.api")
     body = {"card_number": VISA_OK, "expiry_month": 12, "expiry_year": 2031, "cvc": "987"}
-    status, answer = aws.http("POST", "/payment-methods", body, headers={"content-type": "application/json"})
+    status, answer = aws.http(
+        "POST", "/payment-methods", body, headers={"content-type": "application/json"}, user=CUSTOMER
+    )
     assert status == 201, answer
     return answer["payment_method_id"]
 

@@ -7,6 +7,11 @@
     PUT /rates/{base}             {"rates": {"USD": "1.0850", "JPY": "161.20"}}  (quote per 1 base)
     GET /rates                    every rate
 
+Who may call (service.yaml): stock and rate changes and stock reads are staff's, the listings and
+rates any signed-in customer's. API Gateway's JWT authorizer has verified the token of every route;
+the group `staff` is checked here (shared.auth.require_staff), before the body is even read, so a
+customer learns nothing about a staff route but its 403 problem.
+
 PUT sets what is available for sale (a restock or a stock count); `reserved` is kept. It is
 idempotent by state: the same body again changes nothing and publishes nothing. Amounts and
 rates are positive decimal strings (a JSON number is refused: no floats in money paths);
@@ -39,12 +44,15 @@ from pydantic import (
 from inventory import outbox
 from inventory.domain import MARKETS, level_events, missing_rates, plan_set
 from inventory.store import StockChanged, Store, level_of
+from shared.auth import require_staff
 from shared.money import MINOR_UNITS, Money
 from shared.observability import logger
 from shared.problems import Problem, install, invalid, strict_json
 from shared.publisher import EventPublisher
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,39}$"  # shared.events.commerce.Sku
+# The routes service.yaml declares `staff` (the service's tests check the two agree).
+STAFF_ROUTES = frozenset({"PUT /inventory/{sku}", "GET /inventory/{sku}", "PUT /rates/{base}"})
 MAX_ATTEMPTS = 10
 SUPPORTED = ", ".join(sorted(MINOR_UNITS))
 
@@ -239,4 +247,10 @@ def get_rates() -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict, context: Any) -> dict:
+    if event.get("routeKey") in STAFF_ROUTES:
+        try:
+            require_staff(event)
+        except Problem as refused:
+            logger.info("request refused", extra={"status": refused.status, "route": event.get("routeKey")})
+            return refused.result((event.get("requestContext") or {}).get("requestId"))
     return app.resolve(event, context)

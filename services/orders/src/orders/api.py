@@ -6,6 +6,11 @@
     GET  /orders/{order_id}/events    the order's history from the event store
     POST /orders/{order_id}/cancel    409 when the order can no longer be cancelled
 
+Every route is for signed-in customers (the manifest: `customer`; API Gateway's JWT authorizer
+has verified the token). The customer is the token's `sub` (shared.auth), never a field of the
+body: an order belongs to the customer who placed it, and another customer's order is a 404,
+exactly like an order that does not exist, so order ids cannot be probed.
+
 POST /orders: the same Idempotency-Key with the same body replays the first response and
 appends nothing; with a different body it is a 422; without the header a 400. The order id
 is derived from (customer, key), so even a retry after a crash between the append and the
@@ -33,6 +38,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from orders import adapters
 from orders.domain import InvalidTransition, Order, PricingError, RequestedLine, price_lines
 from orders.requests import CancelRequest, PlaceOrderRequest
+from shared.auth import customer_id
 from shared.events import new_envelope
 from shared.events.commerce import Customer
 from shared.eventstore import ConcurrencyError, StreamNotFoundError, parse_time, retry_on_conflict
@@ -57,6 +63,17 @@ def _order_id(order_id: str) -> str:
     return order_id
 
 
+def _caller() -> str:
+    return customer_id(app.current_event.raw_event)
+
+
+def _owned(order: Order | None, customer: str) -> Order:
+    """The order if this customer placed it; anyone else's is not found, as a missing one is."""
+    if order is None or order.customer.get("customer_id") != customer:
+        raise NotFoundError("order not found")
+    return order
+
+
 def _envelope(event):
     return new_envelope(event, source=adapters.SOURCE, correlation_id=app.current_event.request_context.request_id)
 
@@ -71,8 +88,9 @@ def _stable_order_id(customer_id: str, idempotency_key: str) -> str:
 
 @app.post("/orders")
 def place_order(request: Annotated[PlaceOrderRequest, Body()]) -> Response[Any]:
+    customer = _caller()
     key = http_request_key(app.current_event.raw_event)["idempotency_key"]
-    order_id = _stable_order_id(request.customer.customer_id, key)
+    order_id = _stable_order_id(customer, key)
     lines = price_lines(
         [RequestedLine(line.sku, line.quantity) for line in request.lines],
         request.currency,
@@ -82,7 +100,7 @@ def place_order(request: Annotated[PlaceOrderRequest, Body()]) -> Response[Any]:
     )
     order = Order.place(
         order_id,
-        customer=Customer(**request.customer.model_dump()),
+        customer=Customer(customer_id=customer, **request.customer.model_dump()),
         currency=request.currency,
         lines=lines,
         shipping_address=request.shipping_address,
@@ -93,7 +111,7 @@ def place_order(request: Annotated[PlaceOrderRequest, Body()]) -> Response[Any]:
     except ConcurrencyError:
         # The stream exists: an earlier attempt with this key got as far as the append.
         existing = adapters.repository().load(order_id)
-        if _request_of(existing) != request.fingerprint():
+        if _request_of(existing) != request.fingerprint(customer):
             raise Problem(422, "this Idempotency-Key was already used for a different order", **KEY_REUSED) from None
         order = existing
     logger.info("order placed", extra={"order_id": order_id, "lines": len(lines), "total": order.total})
@@ -113,6 +131,7 @@ def _request_of(order: Order) -> dict[str, Any]:
 @app.get("/orders/<order_id>")
 def get_order(order_id: str, as_of: Annotated[str | None, Query(max_length=64)] = None) -> Response[Any]:
     order_id = _order_id(order_id)
+    customer = _caller()
     if as_of is not None:
         try:
             moment = parse_time(as_of)
@@ -123,19 +142,28 @@ def get_order(order_id: str, as_of: Annotated[str | None, Query(max_length=64)] 
         try:
             order = adapters.repository().load(order_id, as_of=moment)
         except StreamNotFoundError:
+            _owned(_current(order_id), customer)  # someone else's order: not found, whatever the time
             raise NotFoundError("the order did not exist at that time") from None
+        order = _owned(order, customer)
         return _json(200, {**order.view(), "as_of": moment.isoformat().replace("+00:00", "Z")})
-    order = adapters.ViewTable().get(order_id)
-    if order is None:
-        raise NotFoundError("order not found")
+    order = _owned(adapters.ViewTable().get(order_id), customer)
     return _json(200, order.view())
+
+
+def _current(order_id: str) -> Order | None:
+    try:
+        return adapters.repository().load(order_id)
+    except StreamNotFoundError:
+        return None
 
 
 @app.get("/orders/<order_id>/events")
 def get_events(order_id: str) -> Response[Any]:
     order_id = _order_id(order_id)
+    customer = _caller()
     history = adapters.event_store().history(order_id)
-    if not history:
+    placed = history[0].data if history else {}
+    if ((placed or {}).get("customer") or {}).get("customer_id") != customer:
         raise NotFoundError("order not found")
     return _json(
         200,
@@ -159,16 +187,16 @@ def get_events(order_id: str) -> Response[Any]:
 @app.post("/orders/<order_id>/cancel")
 def cancel_order(order_id: str, request: Annotated[CancelRequest | None, Body()] = None) -> Response[Any]:
     order_id = _order_id(order_id)
-    order = _cancel(order_id, (request or CancelRequest()).reason)
+    order = _cancel(order_id, (request or CancelRequest()).reason, _caller())
     logger.info("order cancelled", extra={"order_id": order_id})
     return _json(200, order.view())
 
 
 @retry_on_conflict(attempts=5)
-def _cancel(order_id: str, reason: str) -> Order:
+def _cancel(order_id: str, reason: str, customer: str) -> Order:
     repo = adapters.repository()
     try:
-        order = repo.load(order_id)
+        order = _owned(repo.load(order_id), customer)
     except StreamNotFoundError:
         raise NotFoundError("order not found") from None
     order.cancel(reason, cancelled_by="customer")

@@ -7,7 +7,7 @@ string. Reasons name the field and the rule, never the value sent (shared.proble
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
@@ -20,7 +20,21 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class CustomerIn(Customer):
+def _customer_field(name: str) -> Any:
+    """A field of shared.events.commerce.Customer, with its constraints (one definition of each)."""
+    return Annotated[Customer.model_fields[name].annotation, Customer.model_fields[name]]
+
+
+class CustomerIn(_Request):
+    """Who receives the order's mails and where it ships from the customer's view. Not the
+    customer's id: that is the token's `sub` (a `customer_id` here is refused, as any extra field)."""
+
+    email: _customer_field("email")  # type: ignore[valid-type]
+    name: _customer_field("name")  # type: ignore[valid-type]
+    locale: _customer_field("locale")  # type: ignore[valid-type]
+    time_zone: _customer_field("time_zone")  # type: ignore[valid-type]
+    region: _customer_field("region")  # type: ignore[valid-type]
+
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -55,13 +69,13 @@ class PlaceOrderRequest(_Request):
         yield "currency", self.currency
         yield "lines", self.lines
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self, customer_id: str) -> dict[str, Any]:
         """What identifies the order the client asked for (compared on a key reused after a crash)."""
         quantities: dict[str, int] = {}
         for line in self.lines:
             quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
         return {
-            "customer": self.customer.model_dump(mode="json"),
+            "customer": {"customer_id": customer_id, **self.customer.model_dump(mode="json")},
             "currency": self.currency,
             "lines": sorted(quantities.items()),
             "shipping_address": self.shipping_address.model_dump(mode="json", exclude_none=True),

@@ -5,6 +5,9 @@
     400 problem details: {"type": ".../validation", ..., "errors": [{"in": "body",
         "field": "card_number", "reason": "fails the Luhn check (mistyped?)"}, ...]}
 
+The route is for signed-in customers (manifest: `customer`): the payment method belongs to the
+token's `sub` (shared.auth), and payments.process charges it only for that customer's orders.
+
 The full card number and the CVC live only in this request's memory: they are validated
 (payments.cards.CardIn, by Powertools), reduced to brand + first 6 + last 4 + expiry, and
 never stored, logged, published or echoed in an error. Every response, errors included,
@@ -24,6 +27,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from payments.cards import CardIn, InvalidCard, payment_method
 from payments.store import DynamoPaymentMethods
+from shared.auth import customer_id
 from shared.observability import logger
 from shared.problems import install, invalid, strict_json
 
@@ -37,8 +41,9 @@ methods = DynamoPaymentMethods(boto3.resource("dynamodb").Table(os.environ["TABL
 @app.post("/payment-methods")
 def create_payment_method(card: Annotated[CardIn, Body()]) -> Response[Any]:
     now = datetime.now(UTC)
+    owner = customer_id(app.current_event.raw_event)
     try:
-        method = payment_method(card, today=now.date())
+        method = payment_method(card, today=now.date(), owner=owner)
     except InvalidCard as exc:
         raise invalid(
             [{"in": "body", "field": field, "reason": reason} for field, reason in exc.errors.items()]

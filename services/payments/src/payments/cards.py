@@ -80,10 +80,15 @@ class PaymentMethod:
     last4: str
     expiry_month: int
     expiry_year: int
+    owner: str | None = None  # the customer who registered it (the token's sub); None: before owners
 
     def expired(self, today: date) -> bool:
         """Cards are valid through the last day of their expiry month."""
         return (self.expiry_year, self.expiry_month) < (today.year, today.month)
+
+    def belongs_to(self, customer_id: str | None) -> bool:
+        """Only its owner may pay with it. A method stored before owners were recorded belongs to nobody."""
+        return self.owner is not None and self.owner == customer_id
 
     @property
     def masked(self) -> str:
@@ -157,7 +162,9 @@ class CardIn(BaseModel):
     holder_name: Annotated[StrictStr | None, BeforeValidator(_holder), Field(repr=False)] = None  # never stored
 
 
-def payment_method(card: CardIn, *, today: date, payment_method_id: str | None = None) -> PaymentMethod:
+def payment_method(
+    card: CardIn, *, today: date, payment_method_id: str | None = None, owner: str | None = None
+) -> PaymentMethod:
     """What we keep of a valid card body, after the checks that need today's date."""
     if card.expiry_year > today.year + MAX_YEARS_AHEAD:
         raise InvalidCard({"expiry_year": f"more than {MAX_YEARS_AHEAD} years ahead"})
@@ -172,10 +179,13 @@ def payment_method(card: CardIn, *, today: date, payment_method_id: str | None =
         last4=card.card_number[-4:],
         expiry_month=card.expiry_month,
         expiry_year=card.expiry_year,
+        owner=owner,
     )
 
 
-def register_card(body: Any, *, today: date, payment_method_id: str | None = None) -> PaymentMethod:
+def register_card(
+    body: Any, *, today: date, payment_method_id: str | None = None, owner: str | None = None
+) -> PaymentMethod:
     """Validate `{card_number, expiry_month, expiry_year, cvc, holder_name?}` and keep what may be kept.
 
     Raises `InvalidCard` with one reason per invalid field (never echoing the value).
@@ -184,4 +194,4 @@ def register_card(body: Any, *, today: date, payment_method_id: str | None = Non
         card = CardIn.model_validate(body)
     except ValidationError as exc:
         raise InvalidCard({e["field"]: e["reason"] for e in field_errors(exc.errors(include_input=False))}) from None
-    return payment_method(card, today=today, payment_method_id=payment_method_id)
+    return payment_method(card, today=today, payment_method_id=payment_method_id, owner=owner)

@@ -120,8 +120,9 @@ class PaymentService:
             # intent, or charging whose holder died (lease expired): take the lease.
             method = self.methods.get(payment.payment_method_id or "")
             today = self.clock().date()
-            if method is None or method.expired(today):
-                reason = "unknown" if method is None else "expired"
+            if method is None or method.expired(today) or not method.belongs_to(payment.customer_id):
+                # Another customer's payment method is refused like an unknown one (no probing).
+                reason = "unknown" if method is None else "expired" if method.expired(today) else "not the customer's"
                 logger.warning("payment method unusable", extra={**payment.summary(), "why": reason})
                 failed = self._decided(
                     payment, reserved, status="failed", reason="invalid_payment_method", lease_until=lease_until

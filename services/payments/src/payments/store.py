@@ -46,7 +46,8 @@ class DynamoPaymentStore:
 
 
 class DynamoPaymentMethods:
-    """Stored cards: brand, first 6, last 4, expiry. There is no attribute for more."""
+    """Stored cards: brand, first 6, last 4, expiry, and the owner (the customer's id, the token's
+    `sub`). There is no attribute for more."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
@@ -60,6 +61,7 @@ class DynamoPaymentMethods:
                 "last4": method.last4,
                 "expiry_month": method.expiry_month,
                 "expiry_year": method.expiry_year,
+                "owner": method.owner,
                 "created_at": created_at,
             },
             ConditionExpression="attribute_not_exists(payment_method_id)",  # ids are random: never overwrite
@@ -76,4 +78,5 @@ class DynamoPaymentMethods:
             last4=item["last4"],
             expiry_month=int(item["expiry_month"]),
             expiry_year=int(item["expiry_year"]),
+            owner=item.get("owner"),
         )
