@@ -17,6 +17,9 @@ and logged with its messageId; the rest of the batch is deleted. SQS redelivers 
 ones until maxReceiveCount, then moves them to the DLQ. The response is always
 `{"batchItemFailures": [...]}`, also when every record failed (Powertools would raise;
 the outcome for SQS is the same and the log stays one line per record).
+
+Powertools' batch utility and the event models are imported by the first batch, not with this
+module: a cold start's INIT imports neither (DECISIONS.md #12).
 """
 
 from __future__ import annotations
@@ -26,9 +29,6 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-from shared.events import EventValidationError, parse_eventbridge_event
 from shared.observability import logger
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ RecordHandler = Callable[["SQSRecord"], Any]
 
 def process_event_batch(event: dict[str, Any], context: Any, record_handler: EnvelopeHandler) -> dict[str, Any]:
     """Parse each SQS body as an EventBridge event and call `record_handler(envelope, record)`."""
+    from shared.events import EventValidationError, parse_eventbridge_event
 
     def handle(record: SQSRecord) -> Any:
         body: Any = None
@@ -99,6 +100,8 @@ def _process(event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], 
     idempotency = sys.modules.get("shared.idempotency")
     if idempotency is not None and context is not None:
         idempotency.register_context(context)
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
     return {"batchItemFailures": list(response.get("batchItemFailures", []))}

@@ -23,10 +23,10 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.events import claim_check
-from shared.events.base import Envelope, dumps
+if TYPE_CHECKING:
+    from shared.events.base import Envelope
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +168,9 @@ class EventPublisher:
             return _Pending(envelope, entry, size)
         if not self.claim_check_bucket:
             raise EventTooLargeError(envelope, size)
+        from shared.events import claim_check
+        from shared.events.base import dumps
+
         reference = claim_check.store(
             entry["Detail"],
             metadata=envelope.model_dump(mode="json", include={"metadata"})["metadata"],

@@ -7,10 +7,10 @@
     entry = envelope.to_put_events_entry("eda-dev")          # or shared.publisher.EventPublisher
     same = parse_eventbridge_event(event_as_delivered)       # upcast to the latest version
 
-See shared/README.md for the producing/consuming rules.
+See shared/README.md for the producing/consuming rules. The event modules are imported when
+their events are first looked up (`shared.events.catalog`), not with this package.
 """
 
-from shared.events import catalog  # noqa: F401  (imports every event module: the registry is complete)
 from shared.events.base import Envelope, EventData, EventMetadata, EventModel, UtcDatetime
 from shared.events.codec import data_residency_for, new_envelope, parse_detail, parse_eventbridge_event
 from shared.events.errors import ClaimCheckError, EventValidationError, UnknownEventError

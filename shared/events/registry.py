@@ -15,6 +15,9 @@ result with the newest model. Old model classes are optional: register them only
 want their JSON Schema in the catalog. A version newer than the newest known model is an
 error (a version bump is a breaking change; additive changes keep the version, since
 readers ignore unknown fields).
+
+The event modules of `shared.events.catalog` are imported on first lookup of one of their
+events (`all_events()` imports them all): a function loads the models it uses.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from shared.events import catalog
 from shared.events.base import EventData
 from shared.events.errors import EventValidationError, UnknownEventError
 
@@ -58,6 +62,13 @@ class EventRegistry:
     def __init__(self) -> None:
         self._models: dict[tuple[str, int], type[EventData]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._looked_up: set[str] = set()  # detail types whose catalog module is imported
+
+    def _load(self, detail_type: str) -> None:
+        """Import the catalog module of `detail_type` (once): its models and upcasters register."""
+        if detail_type not in self._looked_up:
+            self._looked_up.add(detail_type)
+            catalog.load(detail_type)
 
     # ------------------------------------------------------------------ registration
 
@@ -95,6 +106,7 @@ class EventRegistry:
 
     def unregister(self, detail_type: str) -> None:
         """Forget every model and upcaster of a detail-type (for tests)."""
+        self._load(detail_type)
         for key in [k for k in self._models if k[0] == detail_type]:
             del self._models[key]
         for key in [k for k in self._upcasters if k[0] == detail_type]:
@@ -103,17 +115,20 @@ class EventRegistry:
     # ------------------------------------------------------------------ lookup
 
     def versions(self, detail_type: str) -> list[int]:
+        self._load(detail_type)
         return sorted(v for (t, v) in self._models if t == detail_type)
 
     def latest_version(self, detail_type: str) -> int:
         versions = self.versions(detail_type)
         if not versions:
+            catalog.load_all()  # to name every known type
             known = ", ".join(sorted({t for t, _ in self._models})) or "none"
             raise UnknownEventError(f"unknown detail-type (known: {known})", detail_type=detail_type)
         return versions[-1]
 
     def model(self, detail_type: str, version: int | None = None) -> type[EventData]:
         """The model of a version (default: the latest)."""
+        self._load(detail_type)
         version = version or self.latest_version(detail_type)
         try:
             return self._models[(detail_type, version)]
@@ -161,6 +176,7 @@ class EventRegistry:
     def all_events(self) -> list[EventInfo]:
         """Every registered (detail_type, version), sorted; each also has .model, .latest,
         .contains_personal_data."""
+        catalog.load_all()
         latest = {t: max(v for (t2, v) in self._models if t2 == t) for t, _ in self._models}
         return [EventInfo(t, v, m, v == latest[t]) for (t, v), m in sorted(self._models.items())]
 

@@ -283,6 +283,36 @@ def test_all_events_lists_the_catalog(versioned_thing):
     assert by_pair[("ThingHappened", 3)].latest and not by_pair[("ThingHappened", 1)].latest
 
 
+def test_the_catalog_index_names_each_module_s_events():
+    from shared.events import catalog, registry
+
+    catalog.load_all()
+    registered = {}
+    for info in registry.all_events():
+        registered.setdefault(info.model.__module__, set()).add(info.detail_type)
+    assert {m: set(types) for m, types in catalog.EVENTS.items()} == {
+        m: types for m, types in registered.items() if m in catalog.EVENTS
+    }
+    assert set(registered) - set(catalog.EVENTS) <= {__name__}  # this module's test events only
+
+
+def test_an_event_module_is_imported_by_the_first_lookup_of_one_of_its_events():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, sys; import shared.events as e\n"
+        "def loaded(): return sorted(m for m in sys.modules if m.startswith('shared.events.'))\n"
+        "before = loaded(); e.model_for('PaymentSucceeded'); print(json.dumps([before, loaded()]))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    before, after = json.loads(out.splitlines()[-1])
+    assert not {"shared.events.orders", "shared.events.payments", "shared.events.inventory"} & set(before)
+    assert set(after) - set(before) == {"shared.events.payments", "shared.events.commerce"}
+
+
 def test_json_schema_validates_a_real_detail_and_rejects_bad_ones(webhook_data):
     schema = json_schema("WebhookReceived", 1)
     jsonschema.Draft202012Validator.check_schema(schema)
