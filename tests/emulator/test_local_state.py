@@ -7,6 +7,7 @@ tests/e2e/test_e2e_restart.py.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -170,6 +171,8 @@ def test_a_forked_snapshot_writes_the_state_of_the_moment_it_was_taken(aws, tmp_
     moto = state.MotoState(tmp_path / state.SNAPSHOT_FILE, fork=True)
     figures = moto.snapshot(b"runtime")
     assert figures["fork"] and figures["bytes"] == moto.path.stat().st_size
+    assert gc.get_freeze_count() > 0  # what moto held is left out of full collections from now on
+    gc.unfreeze()
     sqs.send_message(QueueUrl=url, MessageBody="after")  # the parent serves on; not in the file
     _reset_moto()
     runtime_part, moto_part = state.read_snapshot(moto.path)
