@@ -75,7 +75,8 @@ def _positive(text: str) -> str:
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: a model's validator is built by its first request, not at import
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 class PriceIn(_Request):

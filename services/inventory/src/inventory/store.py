@@ -20,18 +20,25 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from inventory.domain import Listing, ReservationPlan, StockLevel
+from shared.lazy import aws_client, deferred
 from shared.money import Money
 
 # Finished reservations (failed, released, tombstones) are kept this long for deduplication:
 # far longer than any queue retains a message (SQS: 14 days at most).
 FINISHED_RETENTION = timedelta(days=90)
 
-_ser, _de = TypeSerializer(), TypeDeserializer()
+
+def _boto3_types() -> Any:
+    import boto3.dynamodb.types  # boto3 on first use, not at import
+
+    return boto3.dynamodb.types
+
+
+_ser = deferred(lambda: _boto3_types().TypeSerializer())
+_de = deferred(lambda: _boto3_types().TypeDeserializer())
 
 
 def _now() -> str:
@@ -99,7 +106,7 @@ class Store:
         self.reservations = reservations or os.environ.get("TABLE_RESERVATIONS")
         self.rates = rates or os.environ.get("TABLE_RATES")
         self.listings = listings or os.environ.get("TABLE_LISTINGS")
-        self.client = client or boto3.client("dynamodb")
+        self.client = client or aws_client("dynamodb")
 
     # ------------------------------------------------------------------ stock
 

@@ -1,11 +1,12 @@
-"""Clients shared by the handlers of this package (created at import: warm invocations reuse them)."""
+"""Clients shared by the handlers of this package: named at import, created on first use (a cold
+start's INIT creates none), reused by warm invocations."""
 
 from __future__ import annotations
 
 import os
 
-import boto3
+from shared.lazy import dynamodb_table
 
 
 def table(env_var: str):
-    return boto3.resource("dynamodb").Table(os.environ[env_var])
+    return dynamodb_table(os.environ[env_var])

@@ -17,7 +17,8 @@ from shared.money import MINOR_UNITS
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # defer_build: a model's validator is built by its first request, not at import
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 
 def _customer_field(name: str) -> Any:

@@ -20,7 +20,6 @@ import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
@@ -28,6 +27,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from payments.cards import CardIn, InvalidCard, payment_method
 from payments.store import DynamoPaymentMethods
 from shared.auth import customer_id
+from shared.lazy import dynamodb_table
 from shared.observability import logger
 from shared.problems import install, invalid, strict_json
 
@@ -35,7 +35,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
 install(app, headers=NO_STORE)
-methods = DynamoPaymentMethods(boto3.resource("dynamodb").Table(os.environ["TABLE_PAYMENT_METHODS"]))
+methods = DynamoPaymentMethods(dynamodb_table(os.environ["TABLE_PAYMENT_METHODS"]))
 
 
 @app.post("/payment-methods")

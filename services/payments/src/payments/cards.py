@@ -150,7 +150,8 @@ def _holder(value: Any) -> Any:
 class CardIn(BaseModel):
     """`POST /payment-methods` body. `card_number` comes out as its digits only."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
+    # defer_build: the validator is built by the first request, not at import
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True, defer_build=True)
 
     # repr=False: Powertools logs the route's arguments at DEBUG; the PAN and CVC stay out of it.
     card_number: Annotated[

@@ -16,12 +16,11 @@ from __future__ import annotations
 import os
 import time
 
-import boto3
-
 from payments.provider import SimulatedProvider
 from payments.service import PaymentService
 from payments.store import DynamoPaymentMethods, DynamoPaymentStore
 from shared.batch import process_event_batch
+from shared.lazy import dynamodb_table
 from shared.observability import logger
 from shared.publisher import EventPublisher
 
@@ -29,12 +28,11 @@ from shared.publisher import EventPublisher
 LEASE_MARGIN_SECONDS = 5
 DEFAULT_LEASE_SECONDS = 60
 
-_dynamodb = boto3.resource("dynamodb")
 provider = SimulatedProvider()  # one per execution environment, like an HTTP client would be
 publisher = EventPublisher()
 service = PaymentService(
-    store=DynamoPaymentStore(_dynamodb.Table(os.environ["TABLE_PAYMENTS"])),
-    methods=DynamoPaymentMethods(_dynamodb.Table(os.environ["TABLE_PAYMENT_METHODS"])),
+    store=DynamoPaymentStore(dynamodb_table(os.environ["TABLE_PAYMENTS"])),
+    methods=DynamoPaymentMethods(dynamodb_table(os.environ["TABLE_PAYMENT_METHODS"])),
     provider=provider,
     publish=publisher.publish,
     max_attempts=int(os.environ.get("PROVIDER_MAX_ATTEMPTS", "3")),

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from shared.events import new_envelope
+from shared.lazy import dynamodb_table
 from shared.observability import logger
 from shipping.shipments import (
     CANCELLED,
@@ -39,7 +38,13 @@ ORDER_RETENTION = timedelta(days=180)  # addresses: kept while a shipment may st
 
 
 def _table(env_var: str) -> Any:
-    return boto3.resource("dynamodb").Table(os.environ[env_var])
+    return dynamodb_table(os.environ[env_var])  # created on first use: a cold start's INIT creates no client
+
+
+def _key(name: str) -> Any:
+    from boto3.dynamodb.conditions import Key
+
+    return Key(name)
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -267,7 +272,7 @@ class Shipments:
         upper = f"{iso(now)}#~"  # '~' sorts after every shipment id character
         for lane in (f"lane-{i}" for i in range(LANES)):
             kwargs: dict[str, Any] = {
-                "KeyConditionExpression": Key("lane").eq(lane) & Key("due_key").lte(upper),
+                "KeyConditionExpression": _key("lane").eq(lane) & _key("due_key").lte(upper),
                 "Limit": page_size,
                 "ConsistentRead": True,
             }

@@ -21,13 +21,13 @@ import json
 import os
 from urllib.parse import unquote_plus
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.batch import process_sqs_batch
 from shared.events import new_envelope
 from shared.events.thumbnails import SourceObject, ThumbnailCreated, ThumbnailOutput, ThumbnailRejected
 from shared.idempotency import idempotent_on
+from shared.lazy import aws_client
 from shared.observability import logger
 from shared.publisher import EventPublisher
 from thumbnails.imaging import ImageRejected, ThumbnailSpec, check_source_size, make_thumbnails, thumbnail_key
@@ -37,7 +37,7 @@ THUMBNAILS_BUCKET = os.environ["BUCKET_THUMBNAILS"]
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 MISSING = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
 
-s3 = boto3.client("s3")
+s3 = aws_client("s3")  # created by the first upload, not at import
 publisher = EventPublisher()
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than the queue's retention (4 days)
 

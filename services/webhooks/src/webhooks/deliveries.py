@@ -60,7 +60,7 @@ class RateLimited:
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # built on first use, not at import
 
 
 def _body_error(reason: str) -> InvalidDelivery:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities import parameters
 
 from shared.events import new_envelope
 from shared.events.webhooks import WebhookReceived
@@ -41,6 +40,8 @@ publisher = EventPublisher()
 
 
 def _secret(env_name: str) -> str:
+    from aws_lambda_powertools.utilities import parameters  # boto3 and the SDK on first use
+
     return parameters.get_secret(os.environ[env_name], max_age=SECRET_MAX_AGE_SECONDS)
 
 

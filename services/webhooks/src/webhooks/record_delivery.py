@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import boto3
 from botocore.exceptions import ClientError
 
 from shared.batch import process_event_batch
+from shared.lazy import dynamodb_table
 from shared.observability import logger
 
 RETENTION = timedelta(days=90)
 
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_DELIVERIES"])
+table = dynamodb_table(os.environ["TABLE_DELIVERIES"])  # created on first use, not at import
 
 
 def record(envelope, _record) -> None:
