@@ -16,6 +16,12 @@ Properties the tests check:
   whatever the mtimes, umask or checkout path.
 - Incremental: a fingerprint of the inputs' *contents* is kept in
   dist/<service>.inputs.json; when it matches and the zip is intact, nothing is rebuilt.
+- Compiled: every .py also ships as `__pycache__/<name>.cpython-3XX.pyc`, compiled by the CPython of
+  the manifest's runtime (python3.12 -> the 3.12 that scripts/find-python finds) with
+  `PycInvalidationMode.UNCHECKED_HASH`: no mtime inside (reproducible) and no source check at import.
+  Lambda's /var/task is read-only, so without them every cold start compiles every module it
+  imports (DECISIONS.md #12 has the figures). No such interpreter here: the build fails, naming it;
+  `--no-bytecode` builds without (a zip that differs, and cold starts 2-3x slower).
 - Checked: boto3/botocore/s3transfer are refused (the runtime has them); every native
   module is an ELF for the target machine and CPython version; every dependency a shipped
   package declares is shipped too (or provided by the runtime); Lambda's size limits.
@@ -52,11 +58,12 @@ from devtools.elf import LAMBDA_MACHINES, NotElfError, elf_machine, machine_name
 from devtools.manifest import REPO_ROOT, SERVICES_DIR, ManifestError, Service, load_services
 
 # Bump when a change here changes what goes into a zip: every service is rebuilt.
-PACKAGER_VERSION = "1"
+PACKAGER_VERSION = "2"
 
 DIST_DIR = REPO_ROOT / "dist"
 SHARED_DIR = REPO_ROOT / "shared"
 CONSTRAINTS_FILE = REPO_ROOT / "requirements" / "dev.txt"
+FIND_PYTHON = REPO_ROOT / "scripts" / "find-python"
 
 # Lambda quotas for a .zip deployment package (direct upload / unzipped incl. layers).
 MAX_ZIP_BYTES = 50 * 1024 * 1024
@@ -103,6 +110,13 @@ def python_version(runtime: str) -> str:
     if not match:
         raise PackagingError(f"unsupported runtime {runtime!r} (expected python3.N)")
     return f"{match[1]}.{match[2]}"
+
+
+def find_python(version: str) -> str | None:
+    """The path of a CPython `version` (X.Y) interpreter on this machine (scripts/find-python), or None."""
+    proc = subprocess.run([str(FIND_PYTHON), version], capture_output=True, text=True, check=False)
+    path = proc.stdout.strip()
+    return path if proc.returncode == 0 and path else None
 
 
 def read_pins(path: Path, label: str | None = None) -> dict[str, Pin]:
@@ -191,7 +205,11 @@ def platform_tags(architecture: str) -> list[str]:
 
 
 def input_fingerprint(
-    service: Service, shared_dir: Path, constraints: Path, files: dict[str, Path] | None = None
+    service: Service,
+    shared_dir: Path,
+    constraints: Path,
+    files: dict[str, Path] | None = None,
+    compiler: Compiler | None = None,
 ) -> dict:
     """Everything the zip depends on, by content. No mtimes, no absolute paths."""
     files = files if files is not None else first_party_files(service, shared_dir)
@@ -209,9 +227,92 @@ def input_fingerprint(
         "platforms": platform_tags(service.architecture),
         "requirements": {k: _sha256_file(p) if p.is_file() else None for k, p in requirement_files.items()},
         "files": {rel: _sha256_file(path) for rel, path in sorted(files.items())},
+        "bytecode": compiler.identity if compiler else None,
     }
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()
     return {"fingerprint": hashlib.sha256(canonical).hexdigest(), "inputs": inputs}
+
+
+# --------------------------------------------------------------------------- bytecode
+
+# Runs in the target interpreter: compiles [source, name in the zip, output] triples, prints the failures.
+_COMPILE = """
+import json, py_compile, sys
+failed = []
+for source, name, output in json.load(sys.stdin):
+    try:
+        py_compile.compile(source, cfile=output, dfile=name, doraise=True, optimize=0,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError:
+        failed.append(name)
+json.dump({"failed": failed, "cache_tag": sys.implementation.cache_tag}, sys.stdout)
+"""
+
+
+@dataclass(frozen=True)
+class Compiler:
+    """The CPython that compiles a zip's bytecode: the manifest runtime's version."""
+
+    python: str  # its path on this machine (not part of the fingerprint)
+    version: str  # full version, e.g. 3.12.1
+    cache_tag: str  # cpython-312
+
+    @property
+    def identity(self) -> str:
+        return f"{self.cache_tag} {self.version} unchecked-hash"
+
+
+def bytecode_compiler(service: Service) -> Compiler:
+    """The interpreter for the service's runtime, found by scripts/find-python; an error if there is none."""
+    version = python_version(service.runtime)
+    python = find_python(version)
+    if python is None:
+        raise PackagingError(
+            f"{service.name}: no python{version} on this machine to compile the bytecode for {service.runtime} "
+            f"(scripts/find-python {version} found none): install it (e.g. pyenv install {version}), or build "
+            "with --no-bytecode (a different zip, and slower cold starts: DECISIONS.md #12)"
+        )
+    code = "import json, platform, sys; print(json.dumps([platform.python_version(), sys.implementation.cache_tag]))"
+    proc = subprocess.run([python, "-S", "-c", code], capture_output=True, text=True, check=False)
+    try:
+        full, tag = json.loads(proc.stdout)
+    except ValueError:
+        raise PackagingError(f"{service.name}: {python} does not run: {proc.stderr.strip()[-300:]}") from None
+    if not full.startswith(version + ".") or tag != f"cpython-{version.replace('.', '')}":
+        raise PackagingError(f"{service.name}: {python} is {full} ({tag}), not CPython {version}")
+    return Compiler(python, full, tag)
+
+
+def compile_bytecode(service: Service, compiler: Compiler, entries: dict[str, bytes | Path], workdir: Path) -> dict:
+    """Zip path -> .pyc file for every .py entry, compiled by `compiler` (unchecked-hash, reproducible).
+
+    A fresh interpreter compiles the sources in sorted order with PYTHONHASHSEED=0 (set and
+    frozenset constants are marshalled in hash order), so the same inputs give the same bytes.
+    Code objects name the file by its path in the zip (no build path; the import system puts
+    the real path back when it loads them). A file that does not compile for this version
+    (a Python 2 leftover in a wheel) gets no .pyc: importing it would fail anyway.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    sources = sorted(rel for rel, src in entries.items() if rel.endswith(".py") and isinstance(src, Path))
+    jobs = [[str(entries[rel]), rel, str(workdir / f"{i}.pyc")] for i, rel in enumerate(sources)]
+    env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    proc = subprocess.run(
+        [compiler.python, "-S", "-s", "-c", _COMPILE], input=json.dumps(jobs), capture_output=True, text=True,
+        env=env, check=False,
+    )  # fmt: skip
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise PackagingError(f"{service.name}: compiling the bytecode failed: {proc.stderr.strip()[-500:]}") from None
+    failed = set(result["failed"])
+    compiled: dict[str, bytes | Path] = {}
+    for i, rel in enumerate(sources):
+        if rel in failed:
+            continue
+        folder, _, name = rel.rpartition("/")
+        pyc = f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{result['cache_tag']}.pyc"
+        compiled[pyc] = workdir / f"{i}.pyc"
+    return compiled
 
 
 # --------------------------------------------------------------------------- third-party
@@ -446,8 +547,9 @@ def build_service(
     max_zip_bytes: int = MAX_ZIP_BYTES,
     max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
     force: bool = False,
+    bytecode: bool = True,
 ) -> BuildResult:
-    """Build dist/<service>.zip unless its inputs are unchanged (or `force`)."""
+    """Build dist/<service>.zip unless its inputs are unchanged (or `force`); with .pyc unless not `bytecode`."""
     started = time.monotonic()
     if service.architecture not in PIP_ARCH:
         raise PackagingError(f"{service.name}: unsupported architecture {service.architecture!r}")
@@ -456,7 +558,8 @@ def build_service(
         read_pins(service.requirements_file, f"services/{service.name}/requirements.txt"),
     )
     files = first_party_files(service, shared_dir)
-    fp = input_fingerprint(service, shared_dir, constraints, files)
+    compiler = bytecode_compiler(service) if bytecode else None
+    fp = input_fingerprint(service, shared_dir, constraints, files, compiler)
     if not force and (result := _unchanged(service, dist, fp["fingerprint"], started)):
         return result
 
@@ -471,6 +574,8 @@ def build_service(
             raise PackagingError(f"{service.name}: third-party files would overwrite first-party ones: {clash}")
         entries: dict[str, bytes | Path] = {**deps, **files}
         check_native_modules(service, entries)
+        if compiler:
+            entries.update(compile_bytecode(service, compiler, entries, Path(tmp) / "pyc"))
         tmp_zip = Path(tmp) / f"{service.name}.zip"
         count, unzipped = write_zip(entries, tmp_zip)
         zip_bytes = tmp_zip.stat().st_size
@@ -508,6 +613,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--services-dir", type=Path, default=SERVICES_DIR, help="where the services live")
     parser.add_argument("--shared-dir", type=Path, default=SHARED_DIR, help="the shared library package")
     parser.add_argument("--force", action="store_true", help="rebuild even if the inputs are unchanged")
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="ship no .pyc (when the runtime's Python is not on this machine)"
+    )
     parser.add_argument("--max-zip-bytes", type=int, default=MAX_ZIP_BYTES)
     parser.add_argument("--max-unzipped-bytes", type=int, default=MAX_UNZIPPED_BYTES)
     args = parser.parse_args(argv)
@@ -521,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = build_service(
                 svc, args.dist, shared_dir=args.shared_dir, max_zip_bytes=args.max_zip_bytes,
-                max_unzipped_bytes=args.max_unzipped_bytes, force=args.force,
+                max_unzipped_bytes=args.max_unzipped_bytes, force=args.force, bytecode=not args.no_bytecode,
             )  # fmt: skip
         except PackagingError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)

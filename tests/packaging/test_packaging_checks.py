@@ -1,5 +1,5 @@
 """The packager's checks and building blocks, without pip: pins, file selection, fingerprint,
-dependency closure, native module architecture, deterministic zip writing, the CLI errors."""
+dependency closure, native module architecture, bytecode, deterministic zip writing, the CLI errors."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ import pytest
 from devtools.elf import EM_AARCH64, EM_X86_64, NotElfError, elf_machine
 from devtools.manifest import REPO_ROOT, load_services
 from devtools.package import (
+    Compiler,
     PackagingError,
+    bytecode_compiler,
     check_dependencies,
     check_native_modules,
+    compile_bytecode,
+    find_python,
     first_party_files,
     input_fingerprint,
     main,
@@ -193,6 +197,61 @@ def test_native_modules_must_match_architecture_and_python(webhooks):
         check_native_modules(webhooks, {"x/_x.abi3.so": _elf(EM_X86_64)})
     with pytest.raises(PackagingError, match=r"is for CPython 311, not python3\.12"):
         check_native_modules(webhooks, {"x/_x.cpython-311-aarch64-linux-gnu.so": _elf(EM_AARCH64)})
+
+
+# --------------------------------------------------------------------------- bytecode
+
+PYTHON_312 = find_python("3.12")
+needs_312 = pytest.mark.skipif(PYTHON_312 is None, reason="no python3.12 here (scripts/find-python 3.12)")
+
+
+def test_the_runtime_interpreter_compiles_and_a_missing_one_fails_the_build_naming_it(webhooks, monkeypatch):
+    if PYTHON_312 is not None:
+        compiler = bytecode_compiler(webhooks)
+        assert compiler.cache_tag == "cpython-312" and compiler.version.startswith("3.12.")
+        assert compiler.python not in compiler.identity  # no machine path in the fingerprint
+    monkeypatch.setattr("devtools.package.find_python", lambda version: None)
+    with pytest.raises(PackagingError, match=r"webhooks: no python3\.12 on this machine .* --no-bytecode"):
+        bytecode_compiler(webhooks)
+
+
+def test_the_fingerprint_names_the_compiler(webhooks, tmp_path):
+    shared = _shared_tree(tmp_path / "shared")
+    constraints = REPO_ROOT / "requirements" / "dev.txt"
+    plain = input_fingerprint(webhooks, shared, constraints)
+
+    def with_compiler(path: str, version: str) -> dict:
+        return input_fingerprint(webhooks, shared, constraints, compiler=Compiler(path, version, "cpython-312"))
+
+    first, other, newer = (
+        with_compiler("/x/py", "3.12.1"),
+        with_compiler("/y/py", "3.12.1"),
+        with_compiler("/x/py", "3.12.9"),
+    )
+    assert plain["inputs"]["bytecode"] is None and first["inputs"]["bytecode"] == "cpython-312 3.12.1 unchecked-hash"
+    assert first["fingerprint"] == other["fingerprint"]  # where the interpreter lives does not matter
+    assert len({plain["fingerprint"], first["fingerprint"], newer["fingerprint"]}) == 3
+
+
+@needs_312
+def test_bytecode_is_unchecked_hash_reproducible_and_names_no_build_path(webhooks, tmp_path):
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "mod.py").write_text("CODES = {'a', 'b', 'c', 'd'}\ndef f():\n    return 'x' in CODES\n")
+    (src / "top.py").write_text("X = 1\n")
+    (src / "py2.py").write_text("print 'old'\n")  # a Python 2 leftover in a wheel: no .pyc, no failure
+    entries = {"pkg/mod.py": src / "pkg" / "mod.py", "top.py": src / "top.py", "py2.py": src / "py2.py",
+               "pkg/data.json": b"{}"}  # fmt: skip
+    compiler = bytecode_compiler(webhooks)
+    one = compile_bytecode(webhooks, compiler, entries, tmp_path / "one")
+    two = compile_bytecode(webhooks, compiler, entries, tmp_path / "two")
+    assert sorted(one) == ["__pycache__/top.cpython-312.pyc", "pkg/__pycache__/mod.cpython-312.pyc"]
+    for name, path in one.items():
+        data = path.read_bytes()
+        assert data == two[name].read_bytes()  # set constants marshal in hash order: PYTHONHASHSEED is fixed
+        assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, source never checked
+        assert str(tmp_path).encode() not in data
+    assert b"pkg/mod.py" in one["pkg/__pycache__/mod.cpython-312.pyc"].read_bytes()  # the path in the zip
 
 
 # --------------------------------------------------------------------------- zip
