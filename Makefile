@@ -32,7 +32,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/scripts
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup test test-fast test-lambda-pythons lint fmt package local demo plan apply apply-local infra-check tf-lock \
-        catalog lock bench-package bench-local bench-soak bench-thumbnails bench-eventstore clean
+        catalog lock bench-package bench-coldstart bench-local bench-soak bench-thumbnails bench-eventstore clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -89,6 +89,9 @@ package: $(STAMP) ## Build dist/<service>.zip for every service (or SERVICE=name
 
 bench-package: $(STAMP) ## Per-service build time, zip size, unzipped size
 	$(PY) -m devtools.bench_package
+
+bench-coldstart: $(STAMP) ## Every function's init and first call from its zip on python3.12/3.13 vs import boto3; ratio last
+	$(PY) -m devtools.bench_coldstart $(BENCH_ARGS)
 
 local: $(STAMP) ## Run the whole system locally (moto + functions + HTTP gateway), foreground; LOCAL_ARGS=...
 	$(PY) -m devtools.local up $(LOCAL_ARGS)
