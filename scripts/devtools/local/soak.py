@@ -186,6 +186,7 @@ class Driver:
     refused: list[tuple[int, Any]] = field(default_factory=list)  # POST /orders answers other than 201
     lock: threading.Lock = field(default_factory=threading.Lock)
     t0: float = 0.0  # when the drive started
+    other_failures: list[tuple[float, int, Any]] = field(default_factory=list)  # restocks refused
 
     def _post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         t0 = time.time()
@@ -592,7 +593,8 @@ def _seed(http: Http) -> None:
                 time.sleep(0.3)
 
 
-def _restock(http: Http) -> None:
+def _restock(http: Http, failures: list[tuple[float, int, Any]] | None = None) -> None:
+    """Stock back to its level. During the run (`failures` given) a refusal is counted, not fatal."""
     for n, sku in enumerate([*SKUS, SKU_OUT]):
         body = {
             "name": f"Soak item {sku}",
@@ -602,7 +604,9 @@ def _restock(http: Http) -> None:
         }
         status, answer = http.call("PUT", f"/inventory/{sku}", body)
         if status >= 300:
-            raise SystemExit(f"restock {sku}: {status} {answer}")
+            if failures is None:
+                raise SystemExit(f"restock {sku}: {status} {answer}")
+            failures.append((time.time(), status, answer))
 
 
 def _sample(
@@ -632,7 +636,8 @@ def _sample(
         moto_rps=moto_rps,
         snapshot=moto.get("last") or {},
     )
-    _restock(http)
+    _restock(http, driver.other_failures)
+    sample.errors_5xx += sum(1 for f in driver.other_failures if since <= f[0] < now and f[1] >= 500)
     return sample
 
 
@@ -669,6 +674,7 @@ def _summarise(
     result.p50_ms, result.p95_ms = pct(warm_posts, 50), pct(warm_posts, 95)
     result.p95_all_ms = pct(latencies, 95)
     result.errors_5xx = sum(1 for p in driver.posts if p[2] >= 500)
+    result.errors_5xx += sum(1 for f in driver.other_failures if f[1] >= 500)
     result.dlq = final.dlq
     result.timeouts = final.timeouts
     result.max_lag_s = max(s.lag_s for s in during)

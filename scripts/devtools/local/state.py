@@ -38,7 +38,7 @@ On restore:
   (`IdempotentClients`).
 - function workers hold nothing durable: they start cold.
 
-Why pickle and not a replay of moto's request recorder or a per-service export: DECISIONS.md #15.
+Why pickle and not a replay of moto's request recorder or a per-service export: DECISIONS.md #16.
 """
 
 from __future__ import annotations
