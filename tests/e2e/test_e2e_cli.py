@@ -160,6 +160,31 @@ def test_tick_runs_a_schedule_and_emails_lists_what_ses_sent(up):
     assert [m["to"] for m in emails if m["subject"] == subject] == [["grace@example.org"]]
 
 
+def test_token_signs_a_local_user_up_and_the_gateway_accepts_it(up):
+    """`token --user` (as the README shows it with curl): a real token of the runtime's user pool."""
+    import urllib.error
+    import urllib.request
+
+    def get(path: str, token: str | None = None) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            with urllib.request.urlopen(urllib.request.Request(up["http"] + path, headers=headers), timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    token = cli(up["state_dir"], "token", "--user", "alice").stdout.strip()
+    assert token.count(".") == 2
+    described = json.loads(cli(up["state_dir"], "token", "--user", "alice", "--json").stdout)
+    assert described["user"] == "alice@users.example" and described["claims"]["token_use"] == "access"
+    assert described["claims"]["iss"].startswith("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_")
+    staff = json.loads(cli(up["state_dir"], "token", "--user", "olga", "--staff", "--id-token", "--json").stdout)
+    assert staff["claims"]["token_use"] == "id" and staff["claims"]["cognito:groups"] == ["staff"]
+    assert described["sub"] != staff["sub"]  # two users; alice signed in twice is one
+    assert get("/things/none")[0] == 401
+    assert get("/things/none", token)[0] != 401  # the function ran (its own answer)
+
+
 def test_ctrl_c_stops_everything_up_started(up):
     cli(
         up["state_dir"],

@@ -263,7 +263,7 @@ def test_routes_are_authorized_as_their_manifests_declare(er: tuple[str, str], p
     assert routes == declared
     by_type: dict[str, list[dict[str, Any]]] = {}
     for r in planned:
-        by_type.setdefault(r["type"], []).append(r["values"])
+        by_type.setdefault(r["type"], []).append(r.get("values") or {})
     (pool,) = by_type["aws_cognito_user_pool"]
     assert pool["name"] == m.user_pool_name(env) and pool["username_attributes"] == ["email"]
     assert pool["deletion_protection"] == ("ACTIVE" if env == "prod" else "INACTIVE")
