@@ -9,7 +9,9 @@ resource and attribute; never from provision.py. A Terraform plan against the sa
 held to the same tables.
 
 Not compared because nothing local creates them (see provision.py): KMS settings, IAM policies,
-log groups, alarms, dashboards, the HTTP API, bucket settings other than notifications.
+log groups, alarms, dashboards, the HTTP API's stage, bucket settings other than notifications.
+The user pool and the HTTP API's routes and authorizer are compared with an applied Terraform in
+tests/infra (devtools.wiring `user_pools`, `routes`), and served and enforced in tests/e2e/test_e2e_auth.py.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ name and kept (its users and their tokens survive a restart); the HTTP API is cr
 
 Locally nothing is encrypted with the region's KMS key: KmsMasterKeyId/KMSKeyArn/kms_key_arn are
 not set (moto would accept them but nothing decrypts). Not created, since nothing local reads them:
-IAM role policies (IAM is not enforced locally), log groups, alarms and dashboards, the HTTP API
-(its `$default` stage and throttling) and the Lambda permissions, bucket policies, public access blocks,
-lifecycle and logging, table PITR/SSE.
+IAM role policies (IAM is not enforced locally), log groups, alarms and dashboards, the HTTP API's
+`$default` stage (access logs, throttling) and the Lambda permissions, bucket policies, public access
+blocks, lifecycle and logging, table PITR/SSE.
 
 moto 5.2.5 (what moto drops, such as a DLQ's RedriveAllowPolicy or a function's LoggingConfig, is
 kept by motoserver.apply_patches):
