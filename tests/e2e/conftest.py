@@ -51,3 +51,11 @@ def runtime(tmp_path_factory):
 @pytest.fixture
 def ddb(runtime):
     return runtime.client("dynamodb")
+
+
+@pytest.fixture(scope="module")
+def signed_in(runtime) -> dict[str, str]:
+    """The Authorization header of a local user of the runtime's pool (the fixture routes are `customer`)."""
+    from devtools.local.identity import Users
+
+    return Users(runtime.client("cognito-idp"), runtime.topology.user_pool).token("e2e-user").headers

@@ -129,13 +129,13 @@ def test_every_sns_message_is_delivered_or_listed_in_the_dlq_with_its_reason(run
     }
 
 
-def test_each_http_invocation_has_its_own_lambda_request_id(runtime):
+def test_each_http_invocation_has_its_own_lambda_request_id(runtime, signed_in):
     request_ids = []
     for name in ("first", "second"):
         req = urllib.request.Request(
             f"{runtime.gateway.url}/things",
             data=json.dumps({"name": name}).encode(),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **signed_in},
             method="POST",
         )
         with urllib.request.urlopen(req, timeout=20) as resp:

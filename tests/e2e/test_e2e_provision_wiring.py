@@ -394,11 +394,14 @@ def test_moto_keeps_the_mappings_and_the_runtime_invokes(wired, clients):
     """Mappings exist in moto, yet moto neither invokes a function nor consumes its queue or stream."""
     detail = envelope({"value": 3}, producer="fxsource")
     eb_id = wired.publish("fxsource", "ThingHappened", detail)
+    from devtools.local.identity import Users
+
+    signed_in = Users(wired.client("cognito-idp"), wired.topology.user_pool).token("wiring-user").headers
     req = urllib.request.Request(
         f"{wired.gateway.url}/things",
         data=json.dumps({"name": "lamp"}).encode(),
         method="POST",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **signed_in},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         thing = json.loads(resp.read())["id"]

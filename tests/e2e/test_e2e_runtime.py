@@ -175,13 +175,13 @@ def test_every_message_delivered_twice_has_its_side_effect_once(runtime, ddb):
     assert counter(ddb, runtime, "record") - before == 5
 
 
-def test_http_route_to_outbox_relay_to_subscriber_is_traced(runtime):
+def test_http_route_to_outbox_relay_to_subscriber_is_traced(runtime, signed_in):
     gateway = runtime.gateway.url
     req = urllib.request.Request(
         f"{gateway}/things?x=1",
         data=json.dumps({"name": "lamp"}).encode(),
         method="POST",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **signed_in},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 201
@@ -202,7 +202,7 @@ def test_http_route_to_outbox_relay_to_subscriber_is_traced(runtime):
     assert order == ["fxsink.api", "fxsink.relay", "publish", "fxaudit.listen"]
 
     with pytest.raises(urllib.error.HTTPError) as missing:
-        urllib.request.urlopen(f"{gateway}/things/nope", timeout=10)
+        urllib.request.urlopen(urllib.request.Request(f"{gateway}/things/nope", headers=signed_in), timeout=10)
     assert missing.value.code == 404 and json.loads(missing.value.read()) == {"message": "not found"}
     with pytest.raises(urllib.error.HTTPError) as no_route:
         urllib.request.urlopen(f"{gateway}/nowhere", timeout=10)
